@@ -1,0 +1,226 @@
+"""Train the toy-world model: VAE first, then UNet + text encoder on cached latents; export in diffusers format.
+
+    python -m toyworld.train --work .toyworld-train --out samples/models/toyworld
+
+Seeded and resumable: rerun the same command after an interruption and it continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import StableDiffusionPipeline
+from tqdm import tqdm
+
+from toyworld.architecture import BPE_DIR, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
+from toyworld.world import render, sample_scene
+
+
+@dataclass
+class TrainConfig:
+    scenes: int = 30_000  # rendered once into memory (~10 s, ~370 MB)
+    seed: int = 0
+    vae_steps: int = 600  # flat shapes: ~27 dB reconstruction by 600 steps (TOYWORLD-NOTES)
+    vae_batch: int = 32
+    vae_lr: float = 1e-3
+    kl_weight: float = 1e-6  # as in SD's VAE: the latent just needs to stay near N(0, I)
+    unet_steps: int = 3_600  # cosine-decayed: a constant 1e-3 plateaued at ~2,000 steps in the prototype
+    unet_batch: int = 32
+    unet_lr: float = 1e-3
+    warmup_steps: int = 100
+    final_lr_ratio: float = 0.05  # cosine decays to this fraction of unet_lr
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1  # empty captions, for classifier-free guidance
+    unet_widths: tuple[int, int, int] = (64, 128, 128)  # width helps colour-shape binding (TOYWORLD-NOTES)
+    checkpoint_every: int = 100
+    export_every: int = 500
+    log_every: int = 50
+
+
+def render_dataset(config: TrainConfig) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(config.seed)
+    scenes = [sample_scene(rng) for _ in range(config.scenes)]
+    return np.stack([render(s) for s in scenes]), [s.caption for s in scenes]
+
+
+def to_model_range(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to final_lr_ratio."""
+    if step < config.warmup_steps:
+        return config.unet_lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.unet_steps - config.warmup_steps)
+    ratio = config.final_lr_ratio + (1 - config.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.unet_lr * ratio
+
+
+def train_vae(images: np.ndarray, config: TrainConfig, work: Path) -> torch.nn.Module:
+    ckpt = work / "vae.pt"
+    torch.manual_seed(config.seed)
+    vae = make_vae()
+    opt = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+    rng = np.random.default_rng(config.seed + 1 + step)
+    bar = tqdm(range(step, config.vae_steps), desc="vae", initial=step, total=config.vae_steps, mininterval=10)
+    for step in bar:
+        batch = to_model_range(images[rng.integers(0, len(images), config.vae_batch)])
+        posterior = vae.encode(batch).latent_dist
+        recon = vae.decode(posterior.sample()).sample
+        mse = F.mse_loss(recon, batch)
+        loss = mse + config.kl_weight * posterior.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % config.log_every == 0:
+            psnr = 10 * math.log10(4.0 / mse.item())
+            tqdm.write(f"vae step {step} loss {loss.item():.5f} psnr {psnr:.2f} dB")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.vae_steps:
+            _atomic_save({"model": vae.state_dict(), "optimizer": opt.state_dict(), "step": step + 1, "rng": torch.get_rng_state()}, ckpt)
+    vae.eval()
+    return vae
+
+
+@torch.no_grad()
+def cache_latents(vae: torch.nn.Module, images: np.ndarray, work: Path) -> torch.Tensor:
+    path = work / "latents.pt"
+    if path.exists():
+        return torch.load(path)
+    chunks = [vae.encode(to_model_range(images[i : i + 256])).latent_dist.mean for i in tqdm(range(0, len(images), 256), desc="encode")]
+    latents = torch.cat(chunks)
+    _atomic_save(latents, path)
+    return latents
+
+
+def train_unet(latents: torch.Tensor, captions: list[str], vae, config: TrainConfig, work: Path, out: Path) -> None:
+    ckpt = work / "unet.pt"
+    tokenizer = make_tokenizer()
+    ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    empty = tokenizer("", padding="max_length", max_length=77, return_tensors="pt").input_ids
+    scaling = 1.0 / latents.std().item()
+    vae.register_to_config(scaling_factor=scaling)
+    latents = latents * scaling
+    torch.manual_seed(config.seed)
+    unet, text_encoder = make_unet(config.unet_widths), make_text_encoder()
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=config.unet_lr, weight_decay=0.01)
+    ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
+    ema_params = list(ema_unet.parameters()) + list(ema_text.parameters())
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        for module, key in [(unet, "unet"), (text_encoder, "text"), (ema_unet, "ema_unet"), (ema_text, "ema_text"), (opt, "optimizer")]:
+            module.load_state_dict(state[key])
+        step = state["step"]
+        torch.set_rng_state(state["rng"])
+    noise_scheduler = make_train_scheduler()
+    rng = np.random.default_rng(config.seed + 2 + step)
+    bar = tqdm(range(step, config.unet_steps), desc="unet", initial=step, total=config.unet_steps, mininterval=10)
+    started, running = time.time(), None
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, config)
+        index = torch.from_numpy(rng.integers(0, len(latents), config.unet_batch))
+        batch_ids = ids[index].clone()
+        drop = torch.from_numpy(rng.random(config.unet_batch) < config.caption_dropout)
+        batch_ids[drop] = empty
+        x0 = latents[index]
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.unet_batch,))
+        prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, text_encoder(batch_ids)[0]).sample
+        loss = F.mse_loss(prediction, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, params, 1 - config.ema_decay)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % config.log_every == 0:
+            rate = (time.time() - started) / max(1, step + 1 - bar.initial)
+            tqdm.write(f"unet step {step} loss {loss.item():.4f} avg {running:.4f} lr {lr_at(step, config):.2e} {rate:.2f} s/step")
+        done = step + 1
+        if done % config.checkpoint_every == 0 or done == config.unet_steps:
+            state = {"unet": unet.state_dict(), "text": text_encoder.state_dict(), "ema_unet": ema_unet.state_dict(),
+                     "ema_text": ema_text.state_dict(), "optimizer": opt.state_dict(), "step": done, "rng": torch.get_rng_state()}
+            _atomic_save(state, ckpt)
+        if done % config.export_every == 0 or done == config.unet_steps:
+            export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done})
+            tqdm.write(f"exported {out} at unet step {done}")
+
+
+def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
+    """Save a float16 StableDiffusionPipeline (load it as float32 on CPU); replaces `out` atomically."""
+    pipe = StableDiffusionPipeline(
+        vae=copy.deepcopy(vae).half(),
+        text_encoder=copy.deepcopy(text_encoder).half(),
+        tokenizer=make_tokenizer(),
+        unet=copy.deepcopy(unet).half(),
+        scheduler=make_sample_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    staging = out.with_name(out.name + ".partial")
+    pipe.save_pretrained(staging, safe_serialization=True)
+    # the BPE files are 1.5 MB against 3.5 MB for tokenizer.json: keeps the model under 30 MB
+    (staging / "tokenizer" / "tokenizer.json").unlink()
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(BPE_DIR / name, staging / "tokenizer" / name)
+    lines = [f"- {key}: {value}" for key, value in card.items()]
+    (staging / "TRAINING.md").write_text("# Toy-world model\n\nTrained by `python -m toyworld.train`.\n\n" + "\n".join(lines) + "\n")
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
+    else:
+        staging.rename(out)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(".toyworld-train"), help="checkpoints and cached latents")
+    parser.add_argument("--out", type=Path, default=Path("samples/models/toyworld"))
+    for field, value in asdict(TrainConfig()).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if hasattr(args, k)})
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"config: {config}")
+    images, captions = render_dataset(config)
+    vae = train_vae(images, config, args.work)
+    latents = cache_latents(vae, images, args.work)
+    print(f"latent std {latents.std().item():.3f}")
+    train_unet(latents, captions, vae, config, args.work, args.out)
+
+
+if __name__ == "__main__":
+    main()
