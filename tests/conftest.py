@@ -1,0 +1,42 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+TOYWORLD_MODEL = ROOT / "samples" / "models" / "toyworld"
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe():
+    from tiny_models import tiny_pipeline
+
+    return tiny_pipeline()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe_sd2():
+    from tiny_models import tiny_pipeline
+
+    return tiny_pipeline(pad_token="!")
+
+
+@pytest.fixture(scope="session")
+def toy_pipe():
+    if not (TOYWORLD_MODEL / "model_index.json").exists():
+        pytest.skip("the toy-world model is not in samples/models/toyworld")
+    from editor.loading import load_pipeline
+
+    return load_pipeline("toyworld", device="cpu", dtype="float32")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("UNWANT_REAL_MODEL"):
+        return
+    skip = pytest.mark.skip(reason="set UNWANT_REAL_MODEL=<model id or path> to run tests on real SD weights")
+    for item in items:
+        if "real_model" in item.keywords:
+            item.add_marker(skip)
