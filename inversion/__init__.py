@@ -1,0 +1,36 @@
+"""Real-photo inversion: DDIM, null-text, negative-prompt and direct inversion behind one `invert` call."""
+
+from __future__ import annotations
+
+import torch
+
+from editor.errors import UnwantError
+from inversion.common import InversionResult
+from inversion.ddim import invert_ddim
+from inversion.direct import invert_direct
+from inversion.negative_prompt import invert_negative_prompt
+from inversion.null_text import invert_null_text
+
+METHODS = {
+    "ddim": invert_ddim,
+    "null-text": invert_null_text,
+    "negative-prompt": invert_negative_prompt,
+    "direct": invert_direct,
+}
+
+
+def invert(
+    pipe,
+    z0: torch.Tensor,
+    prompt_embeds: torch.Tensor,
+    method: str = "null-text",
+    steps: int = 50,
+    guidance: float = 7.5,
+    progress: bool = True,
+) -> InversionResult:
+    """Invert the latent z0 of a real photo with the named method (METHOD.md, Sec. 3)."""
+    if method not in METHODS:
+        raise UnwantError(f"unknown inversion method {method!r}: choose one of {', '.join(METHODS)}")
+    if method == "null-text":  # the only one slow enough for a progress bar
+        return invert_null_text(pipe, z0, prompt_embeds, steps=steps, guidance=guidance, progress=progress)
+    return METHODS[method](pipe, z0, prompt_embeds, steps=steps, guidance=guidance)

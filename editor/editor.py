@@ -1,0 +1,233 @@
+"""The Python API: `Editor.from_pretrained(model)` then `.generate`, `.reconstruct` or `.remove`."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
+
+from editor.errors import UnwantError
+from editor.loading import DEFAULT_MODEL, load_pipeline
+from editor.masks import MaskConfig, feathered_mask, pixel_blend
+from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
+from editor.presets import PRESETS, preset_settings
+from editor.result import EditResult
+from editor.sampler import Plan, run_branches
+from editor.unet_counter import UNetCallCounter, UNetCalls
+from inversion import METHODS, invert
+from inversion.common import decode_latents, encode_image, encode_prompt, timesteps_for
+from suppression.config import SuppressionConfig
+from suppression.negation import negated_targets
+from suppression.tokens import locate_tokens
+
+REMOVE_PROMPT_TEMPLATE = "a {target}"  # used when no caption is given: the targets, joined by " and "
+
+
+def _as_list(targets: str | list[str] | None) -> list[str]:
+    if targets is None:
+        return []
+    return [targets] if isinstance(targets, str) else list(targets)
+
+
+def default_prompt(targets: list[str]) -> str:
+    """The prompt built from the targets when the user gives no caption: "a glasses", "a blue square and a hat"."""
+    return " and ".join(REMOVE_PROMPT_TEMPLATE.format(target=t) for t in targets)
+
+
+class Editor:
+    """Loads a Stable Diffusion pipeline once and runs generation, reconstruction and removal with it."""
+
+    def __init__(self, pipe, model: str = ""):
+        self.pipe = pipe
+        self.model = model
+
+    @classmethod
+    def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
+        """Load `model` (hub id, diffusers folder, .safetensors file or "toyworld"); see `load_pipeline`."""
+        return cls(load_pipeline(model, device=device, dtype=dtype, **kwargs), str(model))
+
+    # -- named steps -------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.pipe.unet.device
+
+    @property
+    def size_multiple(self) -> int:
+        """Pixels per latent cell times the UNet's total downsampling, so every attention map has whole cells."""
+        return self.pipe.vae_scale_factor * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
+
+    @property
+    def native_size(self) -> int:
+        return self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
+
+    def prepare_latents(self, seed: int, height: int, width: int) -> torch.Tensor:
+        """x_T from a CPU generator, so one seed gives one image on every device."""
+        generator = torch.Generator("cpu").manual_seed(seed)
+        shape = (1, self.pipe.unet.config.in_channels, height // self.pipe.vae_scale_factor, width // self.pipe.vae_scale_factor)
+        return torch.randn(shape, generator=generator).to(self.device) * self.pipe.scheduler.init_noise_sigma
+
+    def encode_photo(self, photo: Photo) -> tuple[torch.Tensor, Image.Image]:
+        """The photo resized for the model, and its VAE latent z_0."""
+        resized = to_model(photo, self.native_size, self.size_multiple)
+        pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+        return encode_image(self.pipe, pixels.to(self.device)), resized
+
+    def decode(self, z: torch.Tensor) -> Image.Image:
+        image = decode_latents(self.pipe, z)[0].permute(1, 2, 0).cpu().numpy()
+        return Image.fromarray(np.round((image + 1) * 127.5).clip(0, 255).astype(np.uint8))
+
+    def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
+        """`remove` if given, else what the prompt negates ("a man without glasses" -> ["glasses"])."""
+        return _as_list(remove) or negated_targets(prompt)
+
+    # -- public calls ------------------------------------------------------------------------------
+    def generate(
+        self,
+        prompt: str,
+        remove: str | list[str] | None = None,
+        seed: int | None = None,
+        steps: int = 50,
+        guidance: float = 7.5,
+        *,
+        negative_prompt: str | None = None,
+        config: SuppressionConfig | None = None,
+        progress: bool = True,
+        **options,
+    ) -> EditResult:
+        """Text to image; with targets (given or negated in the prompt) the suppressed branch is returned."""
+        seed = random.randrange(2**31) if seed is None else seed
+        targets = self.resolve_targets(prompt, remove)
+        config = (config or SuppressionConfig()).with_(**options)
+        timings: dict[str, float] = {}
+        with UNetCallCounter(self.pipe.unet) as calls:
+            started = time.perf_counter()
+            layout = locate_tokens(self.pipe.tokenizer, prompt, targets) if targets else None
+            cond = encode_prompt(self.pipe, prompt)
+            uncond = encode_prompt(self.pipe, negative_prompt or "")
+            size = self.native_size
+            plan = Plan(timesteps_for(self.pipe, steps), cond, [uncond] * steps, guidance, layout, config)
+            timings["encode"] = time.perf_counter() - started
+            started = time.perf_counter()
+            branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
+            timings["denoise"] = time.perf_counter() - started
+            started = time.perf_counter()
+            image = self.decode(branches.suppressed)
+            timings["decode"] = time.perf_counter() - started
+        return EditResult(
+            image=image,
+            prompt=prompt,
+            targets=targets,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            timings=timings,
+            unet_calls=replace(calls),
+            attention=branches.target_maps.numpy() if layout else None,
+            suppressed_attention=branches.suppressed_maps.numpy() if layout else None,
+        )
+
+    def reconstruct(
+        self, image, prompt: str | None = None, inversion: str = "null-text", seed: int | None = None, steps: int = 50, guidance: float = 7.5, *, progress: bool = True
+    ) -> EditResult:
+        """Invert the photo and resample it with no edit; `psnr` says how faithful the inversion is.
+
+        With no prompt the empty prompt is used (then guidance has no effect on the conditional half)."""
+        photo = photo_from_any(image)
+        prompt = prompt or ""
+        timings: dict[str, float] = {}
+        with UNetCallCounter(self.pipe.unet) as calls:
+            started = time.perf_counter()
+            z0, resized = self.encode_photo(photo)
+            cond = encode_prompt(self.pipe, prompt)
+            timings["encode"] = time.perf_counter() - started
+            started = time.perf_counter()
+            inverted = invert(self.pipe, z0, cond, method=inversion, steps=steps, guidance=guidance, progress=progress)
+            timings["invert"] = time.perf_counter() - started
+            started = time.perf_counter()
+            plan = Plan(inverted.timesteps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=inverted.latents if inverted.snaps_to_pivots else None)
+            branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+            timings["denoise"] = time.perf_counter() - started
+            started = time.perf_counter()
+            output = finish(from_model(self.decode(branches.original), photo.size), photo)
+            timings["decode"] = time.perf_counter() - started
+        psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(output.convert("RGB")), data_range=255)
+        return EditResult(output, prompt, [], seed, steps, guidance, timings, replace(calls), inversion=inversion, psnr=float(psnr))
+
+    def remove(
+        self,
+        image,
+        target: str | list[str],
+        *,
+        prompt: str | None = None,
+        seed: int | None = None,
+        preset: str = "quality",
+        inversion: str | None = None,
+        steps: int | None = None,
+        guidance: float = 7.5,
+        blend: bool = True,
+        mask: MaskConfig | None = None,
+        config: SuppressionConfig | None = None,
+        progress: bool = True,
+        **options,
+    ) -> EditResult:
+        """Remove `target` from a real photo: invert, run both branches, blend so only the object's region changes."""
+        targets = _as_list(target)
+        if not targets:
+            raise UnwantError("nothing to remove: pass --remove TARGET")
+        settings = preset_settings(preset)
+        inversion = inversion or settings.inversion
+        if inversion not in METHODS:
+            raise UnwantError(f"unknown inversion {inversion!r}: choose one of {', '.join(METHODS)}")
+        steps = steps or settings.steps
+        config = (config or settings.suppression).with_(**options)
+        mask_config = mask or MaskConfig()
+        prompt = prompt or default_prompt(targets)
+        photo = photo_from_any(image)
+        timings: dict[str, float] = {}
+        with UNetCallCounter(self.pipe.unet) as calls:
+            started = time.perf_counter()
+            layout = locate_tokens(self.pipe.tokenizer, prompt, targets)
+            z0, resized = self.encode_photo(photo)
+            cond = encode_prompt(self.pipe, prompt)
+            timings["encode"] = time.perf_counter() - started
+            started = time.perf_counter()
+            inverted = invert(self.pipe, z0, cond, method=inversion, steps=steps, guidance=guidance, progress=progress)
+            timings["invert"] = time.perf_counter() - started
+            started = time.perf_counter()
+            plan = Plan(
+                inverted.timesteps,
+                cond,
+                inverted.uncond_embeddings,
+                inverted.guidance,
+                layout,
+                config,
+                pivots=inverted.latents if inverted.snaps_to_pivots else None,
+                mask=mask_config if blend else None,
+            )
+            branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+            timings["suppress"] = time.perf_counter() - started
+            started = time.perf_counter()
+            edited = from_model(self.decode(branches.suppressed), photo.size)
+            soft = feathered_mask(branches.target_maps.numpy(), (photo.size[1], photo.size[0]), mask_config)
+            if blend:
+                edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
+            timings["decode"] = time.perf_counter() - started
+        return EditResult(
+            image=finish(edited, photo),
+            prompt=prompt,
+            targets=targets,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            timings=timings,
+            unet_calls=replace(calls),
+            attention=branches.target_maps.numpy(),
+            suppressed_attention=branches.suppressed_maps.numpy(),
+            mask=Image.fromarray(np.round(soft * 255).astype(np.uint8), "L"),
+            inversion=inversion,
+        )
