@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 from diffusers import DiffusionPipeline, StableDiffusionPipeline
+from diffusers.utils import logging as diffusers_logging
 
 from editor.errors import UnwantError
 
@@ -78,6 +79,7 @@ def load_pipeline(
 ) -> DiffusionPipeline:
     """Load a text-to-image pipeline onto `device` in `dtype`, logging the choice in one line."""
     warnings.filterwarnings("ignore", message=".*torch_dtype.*is deprecated", category=FutureWarning)
+    diffusers_logging.disable_progress_bar()  # loading bars for 5 components say nothing useful
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     model = str(model)

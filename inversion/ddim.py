@@ -1,4 +1,4 @@
-"""DDIM inversion: run the deterministic DDIM update backwards, Song et al. 2021, Eq. 12 / Mokady et al. 2023, Sec. 3.1."""
+"""DDIM inversion: the deterministic DDIM update run backwards, Song et al. 2021, Eq. 12."""
 
 from __future__ import annotations
 

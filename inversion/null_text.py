@@ -1,4 +1,4 @@
-"""Null-text inversion: optimize one unconditional embedding per step onto the DDIM pivots, Mokady et al. 2023, Sec. 3.2."""
+"""Null-text inversion: one optimized unconditional embedding per step, Mokady et al. 2023, Sec. 3.2."""
 
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ from inversion.ddim import ddim_pivots
 @contextmanager
 def _float32_frozen(unet: torch.nn.Module):
     """The UNet in float32 with frozen weights for the duration; every tensor's dtype and flag restored after."""
-    tensors = list(chain(unet.parameters(), unet.buffers()))
-    dtypes = [x.dtype for x in tensors]
-    trainable = [p.requires_grad for p in unet.parameters()]
+    dtypes = {name: x.dtype for name, x in chain(unet.named_parameters(), unet.named_buffers())}
+    trainable = {name: p.requires_grad for name, p in unet.named_parameters()}
     try:
         # float16 gradients of an MSE near 1e-5 underflow: the method needs float32. .float() rather than .to():
         # diffusers' ModelMixin.to(dtype) logs a warning on every call
@@ -28,11 +27,14 @@ def _float32_frozen(unet: torch.nn.Module):
         unet.requires_grad_(False)  # gradients w.r.t. the embedding only, no weight grads
         yield
     finally:
-        for x, dtype in zip(tensors, dtypes):
-            if x.dtype != dtype:  # per tensor, so modules kept in float32 by the loader stay so
-                x.data = x.data.to(dtype)
-        for p, flag in zip(unet.parameters(), trainable):
-            p.requires_grad_(flag)
+        # per tensor, so modules a loader kept in float32 stay so; .float() replaced buffers, so go by name
+        for name, p in unet.named_parameters():
+            p.data = p.data.to(dtypes[name])
+            p.requires_grad_(trainable[name])
+        for name, b in unet.named_buffers():
+            if b.dtype != dtypes[name]:
+                owner, _, leaf = name.rpartition(".")
+                unet.get_submodule(owner)._buffers[leaf] = b.to(dtypes[name])
 
 
 def invert_null_text(
@@ -67,7 +69,8 @@ def invert_null_text(
                 z_next = None
                 for _ in range(inner_steps):
                     out_uncond = model_output(pipe, z, t, uncond)
-                    stepped = ddim_step(pipe.scheduler, out_uncond + guidance * (out_cond - out_uncond), int(t), t_prev, z)
+                    guided = out_uncond + guidance * (out_cond - out_uncond)
+                    stepped = ddim_step(pipe.scheduler, guided, int(t), t_prev, z)
                     loss = F.mse_loss(stepped, target)
                     # tested before the update (the reference updates once more), so the kept embedding is the one
                     # that met the threshold and its step is reused instead of another forward
@@ -81,7 +84,8 @@ def invert_null_text(
                 if z_next is None:  # the last update was never evaluated: one more forward
                     with torch.no_grad():
                         out_uncond = model_output(pipe, z, t, uncond)
-                        z_next = ddim_step(pipe.scheduler, out_uncond + guidance * (out_cond - out_uncond), int(t), t_prev, z)
+                        guided = out_uncond + guidance * (out_cond - out_uncond)
+                        z_next = ddim_step(pipe.scheduler, guided, int(t), t_prev, z)
                 optimized.append(uncond)
                 # the next step starts from where the optimized embedding lands, not from the pivot
                 z = z_next

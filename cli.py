@@ -1,0 +1,85 @@
+"""The `edit` / `unwant` command: a thin click front over `editor.Editor`.
+
+Nothing heavy is imported at module level, so `--help` and `--version` answer at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # = editor.loading.DEFAULT_MODEL (tested)
+INVERSIONS = ["null-text", "ddim", "negative-prompt", "direct"]  # = inversion.METHODS (tested)
+PRESETS = ["quality", "fast"]  # = editor.presets.PRESETS (tested)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("unwant")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-p", "--prompt", help="Describe the image (generation), or caption the photo including the object (removal).")
+@click.option("-r", "--remove", "targets", multiple=True, help="Object to remove; repeat for several. Generation also reads 'without X' from --prompt.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or output folder for several inputs. Default: <stem>.edited.png beside the input.")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or 'toyworld' (ships with unwant).")
+@click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
+@click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
+@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: reference algorithm; fast: direct inversion, fewer steps.")
+@click.option("--seed", type=int, help="Noise seed for generation (same seed, same image on every device).")
+@click.option("--steps", type=int, help="Denoising steps (default 50; the preset's for removal).")
+@click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
+@click.option("--negative-prompt", help="Plain negative prompt (a baseline; unwant's removal does not need it).")
+@click.option("--alpha", type=float, help="SWR strength: singular values s * exp(-alpha s) (default 1.0).")
+@click.option("--no-optimize", is_flag=True, help="SWR only: skip the inference-time attention optimization.")
+@click.option("--mask-threshold", type=float, help="Object mask: attention above this fraction of its maximum (default 0.3).")
+@click.option("--no-blend", is_flag=True, help="Return the suppressed branch as is, without keeping the input outside the mask.")
+@click.option("--save-attention", type=click.Path(path_type=Path), help="Write the target's attention maps (original | suppressed) to this image.")
+@click.option("--save-mask", type=click.Path(path_type=Path), help="Write the removal mask to this image.")
+@click.option("--concat", is_flag=True, help="Write input | mask | result side by side instead of the result alone.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write what was done (inputs, model, seconds...) to this JSON file.")
+@click.option("--device", help="cuda, mps or cpu (default: the first available).")
+@click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")
+@click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
+@click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or log lines.")
+@click.version_option(_version(), "--version", prog_name="unwant")
+def main(inputs: tuple[Path, ...], **options) -> None:
+    """Remove a named object from a photo, or generate an image without it.
+
+    \b
+      edit photo.jpg --remove glasses
+      edit photos/ --remove watermark -o cleaned/
+      edit --prompt "a man without glasses" -o man.png
+      edit photo.jpg --reconstruct --inversion direct
+    """
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # optional-dependency notices are not for our users
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    from editor.errors import UnwantError
+
+    logging.basicConfig(level=logging.WARNING if options["quiet"] else logging.INFO, format="%(message)s")
+    try:
+        from editor.commands import run
+
+        sys.exit(run(list(inputs), options))
+    except UnwantError as error:
+        _fail(str(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Folders in, folders out: every photo edited once, subfolders mirrored, a JSON line per file, resumable."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from editor.errors import UnwantError
+from editor.photo_io import find_images, write_image
+from editor.report import append_jsonl, record
+from editor.result import EditResult
+
+REPORT_NAME = "report.jsonl"
+
+
+@dataclass
+class BatchSummary:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    interrupted: bool = False
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.interrupted
+
+    def line(self) -> str:
+        tail = " (interrupted: rerun the same command to resume)" if self.interrupted else ""
+        return f"done {self.done}, skipped {self.skipped}, failed {self.failed}{tail}"
+
+
+class _StopAfterCurrent:
+    """First Ctrl-C: finish the current file, then stop. Second Ctrl-C: stop now (outputs are atomic anyway)."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("stopping after the current file (Ctrl-C again to stop now)")
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def output_for(relative: Path, out_folder: Path, suffix: str) -> Path:
+    """The mirrored output path: same subfolders, same stem, the chosen format's suffix."""
+    return out_folder / relative.with_suffix(suffix)
+
+
+def run_batch(
+    editor,
+    inputs: list[Path],
+    out_folder: Path,
+    edit: Callable[[Path], EditResult],
+    *,
+    suffix: str = ".png",
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> BatchSummary:
+    """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others."""
+    out_folder.mkdir(parents=True, exist_ok=True)
+    files = find_images(inputs, exclude=out_folder)
+    report = out_folder / REPORT_NAME
+    summary = BatchSummary()
+    with _StopAfterCurrent() as stop:
+        for source, relative in tqdm(files, desc="photos", unit="photo", disable=quiet):
+            if stop.requested:
+                summary.interrupted = True
+                break
+            target = output_for(relative, out_folder, suffix)
+            if target.exists() and not overwrite:
+                summary.skipped += 1
+                append_jsonl(record(source, target, editor, status="skipped", message="output exists (use --overwrite to redo)"), report)
+                continue
+            try:
+                result = edit(source)
+                write_image(result.image, target, overwrite=overwrite, inputs=[source])
+            except UnwantError as error:
+                summary.failed += 1
+                summary.failures.append(f"{source}: {error}")
+                append_jsonl(record(source, None, editor, status="error", message=str(error)), report)
+                tqdm.write(f"error: {error}")
+                continue
+            except Exception as error:  # a model failure on one photo must not stop the dataset
+                summary.failed += 1
+                message = f"{source}: {error.__class__.__name__}: {error}"
+                summary.failures.append(message)
+                append_jsonl(record(source, None, editor, status="error", message=message), report)
+                tqdm.write(f"error: {message}")
+                continue
+            summary.done += 1
+            append_jsonl(record(source, target, editor, result), report)
+    return summary

@@ -1,0 +1,161 @@
+"""What each command line does, in terms of the Editor API; cli.py only parses options and prints errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image
+
+from editor.batch import run_batch
+from editor.editor import Editor
+from editor.errors import UnwantError
+from editor.figures import attention_figure, side_by_side
+from editor.masks import MaskConfig
+from editor.photo_io import WRITE_FORMATS, output_path_for, photo_from_any, read_photo, write_image
+from editor.report import record, write_json
+from editor.result import EditResult
+
+log = logging.getLogger("unwant")
+
+
+def _load(options: dict) -> Editor:
+    return Editor.from_pretrained(
+        options["model"], device=options["device"], dtype=options["dtype"], allow_unsafe_pickle=options["allow_unsafe_pickle"]
+    )
+
+
+def _suppression_options(options: dict) -> dict:
+    chosen = {"alpha": options["alpha"]}
+    if options["no_optimize"]:
+        chosen["optimize"] = False
+    return chosen
+
+
+def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> None:
+    """Refuse a bad output before minutes of work, not after."""
+    if path is None:
+        return
+    if path.suffix.lower() not in WRITE_FORMATS:
+        raise UnwantError(f"{path}: unknown output format; use one of {', '.join(sorted(WRITE_FORMATS))}")
+    if path.exists() and not overwrite:
+        raise UnwantError(f"{path}: exists; pass --overwrite to replace it")
+    for source in inputs:
+        if source.resolve() == path.resolve():
+            raise UnwantError(f"{path}: would overwrite the input; choose another --output")
+
+
+def _save_extras(result: EditResult, options: dict, inputs: list[Path], original: Image.Image | None) -> None:
+    overwrite = options["overwrite"]
+    if options["save_attention"]:
+        if result.attention is None:
+            raise UnwantError("--save-attention needs something to remove: pass --remove or a prompt with 'without X'")
+        write_image(attention_figure(result.attention, result.suppressed_attention), options["save_attention"], overwrite, inputs)
+    if options["save_mask"]:
+        if result.mask is None:
+            raise UnwantError("--save-mask needs a photo and --remove")
+        write_image(result.mask, options["save_mask"], overwrite, inputs)
+
+
+def _generate(options: dict) -> int:
+    output = options["output"] or Path("generated.png")
+    _check_writable(output, options["overwrite"], [])
+    editor = _load(options)
+    result = editor.generate(
+        options["prompt"],
+        remove=list(options["targets"]) or None,
+        seed=options["seed"],
+        steps=options["steps"] or 50,
+        guidance=options["guidance"],
+        negative_prompt=options["negative_prompt"],
+        progress=not options["quiet"],
+        **_suppression_options(options),
+    )
+    if result.targets and not options["targets"]:
+        log.info("removing %s (read from the prompt)", ", ".join(repr(t) for t in result.targets))
+    _save_extras(result, options, [], None)
+    write_image(result.image, output, options["overwrite"])
+    if options["report"]:
+        write_json(record(None, output, editor, result), options["report"])
+    log.info("wrote %s (seed %d)", output, result.seed)
+    return 0
+
+
+def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> EditResult:
+    if options["reconstruct"]:
+        return editor.reconstruct(
+            source, prompt=options["prompt"], inversion=options["inversion"] or "null-text", steps=options["steps"] or 50,
+            guidance=options["guidance"], progress=not options["quiet"],
+        )
+    mask = MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
+    return editor.remove(
+        source, list(options["targets"]), prompt=options["prompt"], preset=options["preset"], inversion=options["inversion"],
+        steps=options["steps"], guidance=options["guidance"], blend=not options["no_blend"], mask=mask,
+        progress=not options["quiet"], **_suppression_options(options),
+    )
+
+
+def _concat(photo: Image.Image, result: EditResult) -> Image.Image:
+    mask = result.mask or Image.new("L", photo.size, 0)
+    return side_by_side([photo, mask.convert("RGB"), result.image])
+
+
+def _single(source: Path, options: dict) -> int:
+    photo = read_photo(source, options["max_megapixels"])  # bad input fails before the model loads
+    output = options["output"] or output_path_for(source)
+    if output.is_dir():
+        output = output / output_path_for(source).name
+    _check_writable(output, options["overwrite"], [source])
+    editor = _load(options)
+    result = _edit_one(editor, photo, options)
+    _save_extras(result, options, [source], photo.rgb)
+    image = _concat(photo.rgb, result) if options["concat"] else result.image
+    write_image(image, output, options["overwrite"], inputs=[source])
+    if options["report"]:
+        write_json(record(source, output, editor, result), options["report"])
+    if result.psnr is not None:
+        click.echo(f"reconstruction PSNR {result.psnr:.2f} dB ({result.inversion})")
+    log.info("wrote %s", output)
+    return 0
+
+
+def _batch(inputs: list[Path], options: dict) -> int:
+    out_folder = options["output"]
+    if out_folder is None:
+        raise UnwantError("several inputs need an output folder: pass -o FOLDER")
+    if out_folder.suffix.lower() in WRITE_FORMATS:
+        raise UnwantError(f"{out_folder}: several inputs need an output folder, not a file name")
+    for flag in ("save_attention", "save_mask", "report"):
+        if options[flag]:
+            raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
+    editor = _load(options)
+
+    def edit(source: Path) -> EditResult:
+        photo = read_photo(source, options["max_megapixels"])
+        result = _edit_one(editor, photo, {**options, "quiet": True} if not options["quiet"] else options)
+        if options["concat"]:
+            result.image = _concat(photo.rgb, result)
+        return result
+
+    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"])
+    click.echo(summary.line(), err=True)
+    return 0 if summary.ok else 1
+
+
+def run(inputs: list[Path], options: dict) -> int:
+    """Dispatch: no input -> generation; one file -> one edit; folders or several files -> batch."""
+    if not inputs:
+        if not options["prompt"]:
+            raise UnwantError("nothing to do: give a photo (edit photo.jpg --remove X) or a prompt (edit --prompt TEXT)")
+        if options["reconstruct"]:
+            raise UnwantError("--reconstruct needs a photo")
+        return _generate(options)
+    if not options["reconstruct"] and not options["targets"]:
+        raise UnwantError("what should go? pass --remove TARGET (or --reconstruct to check the inversion)")
+    if len(inputs) == 1 and not inputs[0].is_dir():
+        if not inputs[0].exists():
+            raise UnwantError(f"{inputs[0]}: no such file")
+        return _single(inputs[0], options)
+    return _batch(inputs, options)

@@ -1,0 +1,65 @@
+"""The audit record of one edit: what was done to which file, by which model, and what it cost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from editor.result import EditResult
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record(
+    input_path: Path | None, output_path: Path | None, editor, result: EditResult | None = None, status: str = "ok", message: str | None = None
+) -> dict:
+    """One JSON-ready dict: input and its sha256, targets, prompt, model, device, dtype, seed, inversion, steps,
+    mask area fraction, seconds per stage, output, status (ok / skipped / error) and the error message."""
+    entry: dict = {
+        "input": str(input_path) if input_path else None,
+        "sha256": sha256_of(input_path) if input_path and input_path.is_file() else None,
+        "output": str(output_path) if output_path else None,
+        "status": status,
+        "model": editor.model if editor else None,
+        "device": str(editor.device) if editor else None,
+        "dtype": str(editor.pipe.unet.dtype).removeprefix("torch.") if editor else None,
+    }
+    if result is not None:
+        entry |= {
+            "targets": result.targets,
+            "prompt": result.prompt,
+            "seed": result.seed,
+            "inversion": result.inversion,
+            "steps": result.steps,
+            "guidance": result.guidance,
+            "mask_fraction": result.mask_fraction,
+            "seconds": {k: round(v, 3) for k, v in result.timings.items()},
+            "unet_forwards": result.unet_calls.forwards,
+            "psnr": result.psnr,
+        }
+    if message:
+        entry["message"] = message
+    return entry
+
+
+def write_json(entry: dict, path: Path) -> None:
+    """Write one record as a JSON file, atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(entry, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def append_jsonl(entry: dict, path: Path) -> None:
+    """Append one record as a line and flush it to disk, so the report is complete up to an interruption."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
