@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from dataclasses import replace
@@ -34,6 +35,14 @@ def _as_list(targets: str | list[str] | None) -> list[str]:
     return [targets] if isinstance(targets, str) else list(targets)
 
 
+def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
+    """The call counts of this edit, including those of a reused inversion."""
+    if not cached:
+        return replace(calls)
+    c = inverted.unet_calls
+    return UNetCalls(calls.forwards + c.forwards, calls.rows + c.rows, calls.backwards + c.backwards)
+
+
 def default_prompt(targets: list[str]) -> str:
     """The prompt built from the targets when the user gives no caption: "a glasses", "a blue square and a hat"."""
     return " and ".join(REMOVE_PROMPT_TEMPLATE.format(target=t) for t in targets)
@@ -45,6 +54,7 @@ class Editor:
     def __init__(self, pipe, model: str = ""):
         self.pipe = pipe
         self.model = model
+        self._last_inversion = None  # (key, InversionResult) of the latest photo
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
@@ -80,6 +90,15 @@ class Editor:
     def decode(self, z: torch.Tensor) -> Image.Image:
         image = decode_latents(self.pipe, z)[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(np.round((image + 1) * 127.5).clip(0, 255).astype(np.uint8))
+
+    def invert_photo(self, z0: torch.Tensor, cond: torch.Tensor, method: str, steps: int, guidance: float, progress: bool):
+        """Invert z_0 under the prompt; the last inversion is kept, so editing one photo again skips it."""
+        key = (hashlib.sha1(z0.cpu().numpy().tobytes() + cond.cpu().float().numpy().tobytes()).hexdigest(), method, steps, guidance)
+        if self._last_inversion is not None and self._last_inversion[0] == key:
+            return self._last_inversion[1], True
+        inverted = invert(self.pipe, z0, cond, method=method, steps=steps, guidance=guidance, progress=progress)
+        self._last_inversion = (key, inverted)
+        return inverted, False
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given, else what the prompt negates ("a man without glasses" -> ["glasses"])."""
@@ -145,9 +164,8 @@ class Editor:
             z0, resized = self.encode_photo(photo)
             cond = encode_prompt(self.pipe, prompt)
             timings["encode"] = time.perf_counter() - started
-            started = time.perf_counter()
-            inverted = invert(self.pipe, z0, cond, method=inversion, steps=steps, guidance=guidance, progress=progress)
-            timings["invert"] = time.perf_counter() - started
+            inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress)
+            timings["invert"] = inverted.seconds  # its cost even when reused from the cache
             started = time.perf_counter()
             plan = Plan(inverted.timesteps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=inverted.latents if inverted.snaps_to_pivots else None)
             branches = run_branches(self.pipe, inverted.x_T, plan, progress)
@@ -155,8 +173,9 @@ class Editor:
             started = time.perf_counter()
             output = finish(from_model(self.decode(branches.original), photo.size), photo)
             timings["decode"] = time.perf_counter() - started
+        calls = _with_inversion(calls, inverted, cached)
         psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(output.convert("RGB")), data_range=255)
-        return EditResult(output, prompt, [], seed, steps, guidance, timings, replace(calls), inversion=inversion, psnr=float(psnr))
+        return EditResult(output, prompt, [], seed, steps, guidance, timings, calls, inversion=inversion, psnr=float(psnr))
 
     def remove(
         self,
@@ -195,9 +214,8 @@ class Editor:
             z0, resized = self.encode_photo(photo)
             cond = encode_prompt(self.pipe, prompt)
             timings["encode"] = time.perf_counter() - started
-            started = time.perf_counter()
-            inverted = invert(self.pipe, z0, cond, method=inversion, steps=steps, guidance=guidance, progress=progress)
-            timings["invert"] = time.perf_counter() - started
+            inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress)
+            timings["invert"] = inverted.seconds  # its cost even when reused from the cache
             started = time.perf_counter()
             plan = Plan(
                 inverted.timesteps,
@@ -217,6 +235,7 @@ class Editor:
             if blend:
                 edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
             timings["decode"] = time.perf_counter() - started
+        calls = _with_inversion(calls, inverted, cached)
         return EditResult(
             image=finish(edited, photo),
             prompt=prompt,
@@ -225,7 +244,7 @@ class Editor:
             steps=steps,
             guidance=guidance,
             timings=timings,
-            unet_calls=replace(calls),
+            unet_calls=calls,
             attention=branches.target_maps.numpy(),
             suppressed_attention=branches.suppressed_maps.numpy(),
             mask=Image.fromarray(np.round(soft * 255).astype(np.uint8), "L"),

@@ -1,0 +1,201 @@
+"""Quality on the toy world: does the object go, do the others stay, is the background kept?
+
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only generation,removal,fidelity]
+
+Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from benchmarks.toyworld_sets import caption, fidelity_prompts, object_pairs, removal_scenes
+from types import SimpleNamespace
+
+from editor import Editor
+from editor.photo_io import photo_from_any
+from editor.sampler import Plan, run_branches
+from inversion.common import encode_prompt
+from toyworld.detector import detect
+from toyworld.world import render
+
+
+@dataclass
+class Row:
+    section: str
+    method: str
+    samples: int
+    unwanted_absent: float | None = None  # share of samples where the detector finds no unwanted object
+    wanted_kept: float | None = None  # share where every wanted object is found (colour and shape)
+    exact: float | None = None  # fidelity: exactly the asked objects, nothing else
+    psnr: float | None = None  # outside the unwanted object's dilated box, against the input
+    ssim: float | None = None
+    seconds: float | None = None  # per image
+
+
+def _names(image) -> list[str]:
+    return [d.name for d in detect(np.asarray(image.convert("RGB")))]
+
+
+def _rates(images, wanted: list[list[str]], unwanted: list[str]) -> tuple[float, float]:
+    found = [_names(im) for im in images]
+    absent = np.mean([y not in names for names, y in zip(found, unwanted)])
+    kept = np.mean([all(x in names for x in xs) for names, xs in zip(found, wanted)])
+    return float(absent), float(kept)
+
+
+def generation_rows(editor: Editor, count: int, steps: int) -> list[Row]:
+    """Text to image for "X and Y" pairs, Y unwanted: plain prompts, negative prompt, SWR only, SWR + ITO."""
+    pairs = object_pairs(count)
+    methods = {
+        '"X without Y" prompt': lambda x, y, s: editor.generate(f"a {x} without a {y}", remove=[], seed=s, steps=steps, progress=False),
+        '"X and Y" prompt (no suppression)': lambda x, y, s: editor.generate(f"a {x} and a {y}", seed=s, steps=steps, progress=False),
+        "Y deleted from the prompt": lambda x, y, s: editor.generate(f"a {x}", seed=s, steps=steps, progress=False),
+        'negative prompt "Y"': lambda x, y, s: editor.generate(f"a {x} and a {y}", seed=s, steps=steps, negative_prompt=f"a {y}", progress=False),
+        "SWR only": lambda x, y, s: editor.generate(f"a {x} and a {y}", remove=y, seed=s, steps=steps, optimize=False, progress=False),
+        "SWR + ITO (unwant)": lambda x, y, s: editor.generate(f"a {x} and a {y}", remove=y, seed=s, steps=steps, progress=False),
+    }
+    rows = []
+    for name, run in methods.items():
+        started = time.perf_counter()
+        images = [run(x, y, seed).image for seed, (x, y) in enumerate(pairs)]
+        seconds = (time.perf_counter() - started) / len(pairs)
+        absent, kept = _rates(images, [[x] for x, _ in pairs], [y for _, y in pairs])
+        rows.append(Row("generation", name, len(pairs), absent, kept, seconds=seconds))
+        print(f"  {name}: absent {absent:.2f} kept {kept:.2f}", flush=True)
+    return rows
+
+
+def fidelity_rows(editor: Editor, count: int, steps: int) -> list[Row]:
+    """Plain generation of 1- and 2-object prompts: exactly the asked objects, nothing else."""
+    rows = []
+    prompts = fidelity_prompts(count)
+    for n in (1, 2):
+        subset = [objs for objs in prompts if len(objs) == n]
+        started = time.perf_counter()
+        found = [sorted(_names(editor.generate(caption(objs), seed=1000 + i, steps=steps, progress=False).image)) for i, objs in enumerate(subset)]
+        seconds = (time.perf_counter() - started) / len(subset)
+        exact = float(np.mean([f == sorted(objs) for f, objs in zip(found, subset)]))
+        rows.append(Row("fidelity", f"{n}-object prompts", len(subset), exact=exact, seconds=seconds))
+        print(f"  fidelity {n}: {exact:.2f}", flush=True)
+    return rows
+
+
+def _outside_box_mask(scene, target_name: str, margin: int = 4) -> np.ndarray:
+    """True outside the unwanted object's bounding box grown by `margin` pixels."""
+    keep = np.ones((64, 64), bool)
+    for obj in scene.objects:
+        if obj.name == target_name:
+            x0, y0, x1, y1 = obj.box
+            keep[max(0, y0 - margin) : y1 + margin, max(0, x0 - margin) : x1 + margin] = False
+    return keep
+
+
+def background_scores(original: np.ndarray, edited: np.ndarray, keep: np.ndarray) -> tuple[float, float]:
+    """PSNR and mean SSIM over the `keep` pixels only."""
+    a, b = original.astype(np.float64), edited.astype(np.float64)
+    mse = float(((a - b) ** 2)[keep].mean())
+    psnr = float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+    _, ssim_map = structural_similarity(original, edited, channel_axis=-1, data_range=255, full=True, win_size=7)
+    return psnr, float(ssim_map.mean(-1)[keep].mean())
+
+
+def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]:
+    """Real-photo removal on rendered scenes: each inversion with suppression, with and without the blend,
+    and a negative-prompt baseline on the same inversion."""
+    scenes = removal_scenes(count)
+    rng = np.random.default_rng(7)
+    targets = [scene.objects[int(rng.integers(len(scene.objects)))].name for scene in scenes]
+    rows = []
+    for inversion in inversions:
+        results: dict[str, list] = {"suppression + blend": [], "suppression, no blend": [], "negative prompt": []}
+        seconds: dict[str, float] = {k: 0.0 for k in results}
+        for scene, target in zip(scenes, targets):
+            image = render(scene)
+            for name in results:
+                started = time.perf_counter()
+                if name == "negative prompt":
+                    result = _negative_prompt_removal(editor, image, scene, target, inversion)
+                else:
+                    result = editor.remove(image, target, prompt=scene.caption, inversion=inversion, blend=name.endswith("+ blend"), progress=False)
+                seconds[name] += time.perf_counter() - started + (result.timings.get("invert", 0) if name != "suppression + blend" else 0)
+                results[name].append(np.asarray(result.image.convert("RGB")))
+        for name, images in results.items():
+            found = [_names_array(im) for im in images]
+            absent = float(np.mean([t not in f for f, t in zip(found, targets)]))
+            kept = float(np.mean([all(o.name in f for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
+            scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
+            psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
+            ssim = float(np.mean([q for _, q in scores]))
+            rows.append(Row("removal", f"{inversion}: {name}", len(scenes), absent, kept, psnr=psnr, ssim=ssim, seconds=seconds[name] / len(scenes)))
+            print(f"  {inversion} {name}: absent {absent:.2f} kept {kept:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
+    return rows
+
+
+def _names_array(image: np.ndarray) -> list[str]:
+    return [d.name for d in detect(image)]
+
+
+def _negative_prompt_removal(editor: Editor, image, scene, target: str, inversion: str):
+    """Baseline on the same (cached) inversion: resample with the target deleted from the caption and
+    "a <target>" as the negative prompt, no suppression, no blend."""
+    photo = photo_from_any(image)
+    z0, _ = editor.encode_photo(photo)
+    inverted, _ = editor.invert_photo(z0, encode_prompt(editor.pipe, scene.caption), inversion, 50, 7.5, False)
+    others = caption([o.name for o in scene.objects if o.name != target])
+    negative = encode_prompt(editor.pipe, f"a {target}")
+    plan = Plan(inverted.timesteps, encode_prompt(editor.pipe, others), [negative] * len(inverted.timesteps), inverted.guidance)
+    branches = run_branches(editor.pipe, inverted.x_T, plan, progress=False)
+    return SimpleNamespace(image=editor.decode(branches.original), timings={"invert": inverted.seconds})
+
+
+def markdown(rows: list[Row]) -> str:
+    fmt = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
+    lines = [
+        "| section | method | n | unwanted absent | wanted kept | exact | PSNR outside (dB) | SSIM outside | s / image |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.section} | {r.method} | {r.samples} | {fmt(r.unwanted_absent)} | {fmt(r.wanted_kept)} | {fmt(r.exact)} | "
+            f"{fmt(r.psnr, 1)} | {fmt(r.ssim, 3)} | {fmt(r.seconds, 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Toy-world quality benchmark")
+    parser.add_argument("--model", default="toyworld")
+    parser.add_argument("--count", type=int, default=50, help="prompts or scenes per row")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--only", default="fidelity,generation,removal")
+    parser.add_argument("--inversions", default="null-text,direct,negative-prompt,ddim")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
+    sections = args.only.split(",")
+    rows: list[Row] = []
+    if "fidelity" in sections:
+        rows += fidelity_rows(editor, args.count, args.steps)
+    if "generation" in sections:
+        rows += generation_rows(editor, args.count, args.steps)
+    if "removal" in sections:
+        rows += removal_rows(editor, args.count, args.inversions.split(","))
+    table = markdown(rows)
+    command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    print(f"\n{table}\n\n`{command.strip()}` on {platform.machine()} / {platform.processor() or 'cpu'}, model {args.model}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"command": command, "rows": [asdict(r) for r in rows]}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

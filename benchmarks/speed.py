@@ -1,0 +1,148 @@
+"""Speed and memory of every stage against plain text-to-image with the same pipeline (the unit).
+
+    python -m benchmarks.speed [--model toyworld] [--repeats 3] [--device cpu] [--dtype float32] [--json PATH]
+
+Each row runs in its own process (so its peak memory is its own), after one warm-up run; seconds are the median
+of --repeats runs. Prints a markdown table; ratios are to the plain row of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import resource
+import statistics
+import time
+
+ROWS = [
+    "plain text-to-image (unit)",
+    "inversion: ddim",
+    "inversion: negative-prompt",
+    "inversion: direct",
+    "inversion: null-text",
+    "generation with suppression (SWR + ITO)",
+    "removal: preset fast",
+    "removal: preset quality",
+]
+
+
+def _task(name: str, editor, image, steps: int):
+    """The callable a row times."""
+    import torch
+
+    from inversion import invert
+    from inversion.common import encode_prompt
+
+    prompt, target = "a red circle and a blue square", "blue square"
+    if name.startswith("plain"):
+        return lambda: editor.generate(prompt, remove=[], seed=0, steps=steps, progress=False)
+    if name.startswith("inversion"):
+        method = name.split(": ")[1]
+        from editor.photo_io import photo_from_any
+
+        z0, _ = editor.encode_photo(photo_from_any(image))
+        cond = encode_prompt(editor.pipe, prompt)
+        return lambda: invert(editor.pipe, z0, cond, method=method, steps=steps, progress=False)
+    if name.startswith("generation"):
+        return lambda: editor.generate(prompt, remove=target, seed=0, steps=steps, progress=False)
+    preset = name.split("preset ")[1]
+    return lambda: (editor.__setattr__("_last_inversion", None), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
+
+
+def _measure(name: str, model: str, device: str | None, dtype: str | None, repeats: int, steps: int, queue) -> None:
+    import numpy as np
+    import torch
+
+    from editor import Editor
+    from editor.unet_counter import UNetCallCounter
+    from toyworld.world import SceneObject, Scene, render
+
+    editor = Editor.from_pretrained(model, device=device, dtype=dtype)
+    native = editor.native_size
+    scene = Scene((230, 230, 240), (200, 210, 190), (SceneObject("red", "circle", 20, 20, 10), SceneObject("blue", "square", 44, 44, 10)))
+    image = render(scene)
+    if native != image.shape[0]:  # a real SD model: the same scene, upscaled to its native size
+        from PIL import Image
+
+        image = np.asarray(Image.fromarray(image).resize((native, native), Image.NEAREST))
+    run = _task(name, editor, image, steps)
+    run()  # warm-up
+    cuda = editor.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    seconds = []
+    with UNetCallCounter(editor.pipe.unet) as calls:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run()
+            if cuda:
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - started)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put(
+        {
+            "row": name,
+            "unet_forwards": calls.forwards // repeats,
+            "unet_rows": calls.rows // repeats,
+            "backwards": calls.backwards // repeats,
+            "seconds": statistics.median(seconds),
+            "peak_mb": peak,
+            "memory": "GPU allocated" if cuda else "process RSS",
+            "device": str(editor.device),
+            "dtype": str(editor.pipe.unet.dtype).removeprefix("torch."),
+        }
+    )
+
+
+def measure(name: str, args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_measure, args=(name, args.model, args.device, args.dtype, args.repeats, args.steps, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def markdown(results: list[dict]) -> str:
+    unit = results[0]["seconds"]
+    unit_calls = results[0]["unet_forwards"]
+    lines = [
+        "| stage | UNet forwards | rows | backwards | seconds (median) | x plain (time) | x plain (forwards) | peak MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['row']} | {r['unet_forwards']} | {r['unet_rows']} | {r['backwards']} | {r['seconds']:.2f} | "
+            f"{r['seconds'] / unit:.1f} | {r['unet_forwards'] / unit_calls:.1f} | {r['peak_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Speed and memory benchmark")
+    parser.add_argument("--model", default="toyworld")
+    parser.add_argument("--device")
+    parser.add_argument("--dtype")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    results = []
+    for name in args.rows.split(","):
+        results.append(measure(name, args))
+        print(f"  {name}: {results[-1]['seconds']:.2f} s", flush=True)
+    table = markdown(results)
+    first = results[0]
+    print(f"\n{table}\n\nmodel {args.model} on {first['device']} ({platform.processor() or platform.machine()}), {first['dtype']}, "
+          f"{args.steps} steps, peak memory = {first['memory']}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"args": vars(args), "rows": results}, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()
