@@ -1,0 +1,70 @@
+"""The toy world's renderer and detector: the contract other tools depend on."""
+
+import numpy as np
+import pytest
+
+from toyworld.detector import detect
+from toyworld.world import CANVAS, COLOURS, MIN_GAP, SceneObject, Scene, object_mask, render, render_background, sample_scene
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    rng = np.random.default_rng(123)
+    return [sample_scene(rng) for _ in range(300)]
+
+
+def test_detector_finds_exactly_the_rendered_objects(scenes):
+    for scene in scenes:
+        assert sorted(d.name for d in detect(render(scene))) == sorted(o.name for o in scene.objects), scene
+
+
+def test_scenes_follow_the_world_rules(scenes):
+    counts = set()
+    for scene in scenes:
+        counts.add(len(scene.objects))
+        assert len({o.colour for o in scene.objects}) == len(scene.objects)
+        for obj in scene.objects:
+            assert 7 <= obj.r <= 12
+            x0, y0, x1, y1 = obj.box
+            assert 0 <= x0 and 0 <= y0 and x1 <= CANVAS and y1 <= CANVAS
+        for a in scene.objects:
+            for b in scene.objects:
+                if a is not b:
+                    ax0, ay0, ax1, ay1 = a.box
+                    bx0, by0, bx1, by1 = b.box
+                    gap = max(bx0 - ax1, ax0 - bx1, by0 - ay1, ay0 - by1)
+                    assert gap >= MIN_GAP
+        assert all(170 <= v <= 250 for v in scene.top + scene.bottom)
+        words = scene.caption.split()
+        assert not {"without", "no", "not"} & set(words)
+    assert counts == {1, 2, 3}
+
+
+def test_caption_lists_objects_in_order():
+    scene = Scene((200, 200, 200), (180, 180, 180), (SceneObject("yellow", "triangle", 15, 15, 8), SceneObject("red", "circle", 45, 45, 9)))
+    assert scene.caption == "a yellow triangle and a red circle"
+
+
+def test_shapes_have_their_fill_ratios():
+    for shape, ratio in {"circle": np.pi / 4, "square": 1.0, "triangle": 0.5}.items():
+        mask = object_mask(SceneObject("red", shape, 32, 32, 12))
+        ys, xs = np.nonzero(mask)
+        box = (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+        assert abs(mask.sum() / box - ratio) < 0.08, shape
+
+
+def test_background_is_a_vertical_gradient():
+    scene = Scene((170, 200, 250), (250, 180, 170), ())
+    image = render_background(scene)
+    assert image.shape == (CANVAS, CANVAS, 3) and image.dtype == np.uint8
+    assert tuple(image[0, 0]) == (170, 200, 250) and tuple(image[-1, -1]) == (250, 180, 170)
+    assert (image == image[:, :1]).all()  # constant along each row
+
+
+def test_detector_ignores_small_and_far_colours():
+    image = np.full((64, 64, 3), 220, np.uint8)
+    image[5:9, 5:9] = COLOURS["red"]  # 16 px < 25 px
+    image[30:50, 30:50] = (120, 120, 120)  # grey: no palette colour within 60
+    assert detect(image) == []
+    image[30:50, 30:50] = np.array(COLOURS["blue"]) + 20  # within distance 60
+    assert [d.name for d in detect(image)] == ["blue square"]
