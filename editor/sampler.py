@@ -27,7 +27,6 @@ class BranchOutput:
     target_maps: torch.Tensor  # (h, w): the targets' cross-attention in the original branch, averaged over steps
     suppressed_maps: torch.Tensor  # (h, w): the same tokens' attention in the suppressed branch
     latent_mask: torch.Tensor | None = None  # the mask used for latent blending, at latent resolution
-    ito_losses: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -44,10 +43,6 @@ class Plan:
     mask: MaskConfig | None = None  # latent blending with the original branch in the late steps
 
 
-def _target_map(cross: torch.Tensor, positions, size: tuple[int, int]) -> torch.Tensor:
-    return cross[:, list(positions)].mean(-1).reshape(size)
-
-
 def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, callback: Callable[[dict], None] | None = None) -> BranchOutput:
     """Denoise x_T with the prompt (original branch) and with the SWR + ITO embedding (suppressed branch)."""
     steps = len(plan.timesteps)
@@ -61,10 +56,13 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
     target_sum = torch.zeros(map_size)
     suppressed_sum = torch.zeros(map_size)
     mask = None
-    losses: list[float] = []
 
-    def cross_and_self(latent, embedding):
-        """Maps of the suppressed branch for one embedding, forward stopped after the last recorded layer."""
+    def target_map(row: int) -> torch.Tensor:
+        """The targets' cross-attention in batch row `row` of the last forward, (h, w)."""
+        return store.cross()[row][:, list(layout.target_positions)].mean(-1).reshape(map_size).float().cpu()
+
+    def suppressed_maps(latent, embedding):
+        """Maps of the suppressed branch for one embedding, the forward stopped after the last recorded layer."""
         store.reset()
         store.stop_early = True
         try:
@@ -81,35 +79,48 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
             t_next = prev_timestep(plan.timesteps, i)
             uncond = plan.unconds[i]
             store.reset()
-            out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
-            if layout is None:
-                z = ddim_step(pipe.scheduler, out, int(t), t_next, z)
-                z_hat = z
-                continue
-            cross, self_attn = store.cross()[-1], store.self_attention()[-1]  # the conditional row
-            target_sum += _target_map(cross, layout.target_positions, map_size).float().cpu()
-            z_next = ddim_step(pipe.scheduler, out, int(t), t_next, z)
-            if i < swr_from:
-                z_hat_next = z_next  # both branches use the same embedding until tau: one computation serves both
-                suppressed_sum += _target_map(cross, layout.target_positions, map_size).float().cpu()
+            if layout is None or i < swr_from:
+                # one embedding for both branches until tau: one computation serves both
+                out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
+                z_next = z_hat_next = ddim_step(pipe.scheduler, out, int(t), t_next, z)
+                if layout is not None:
+                    target_sum += target_map(-1)
+                    suppressed_sum += target_map(-1)
             else:
                 c_hat = soft_weighted_regularization(plan.cond, layout.suppressed_positions, config.alpha)
                 if config.optimize and i < ito_until:
-                    c_hat = optimize_embedding(
-                        c_hat, lambda e: cross_and_self(z_hat, e), cross.detach(), self_attn.detach(), layout, config, float(etas[i])
-                    )
-                store.reset()
-                out_hat = guided_noise(pipe, z_hat, t, c_hat, uncond, plan.guidance)
-                suppressed_sum += _target_map(store.cross()[-1], layout.target_positions, map_size).float().cpu()
+                    out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
+                    target_sum += target_map(-1)
+                    cross, self_attn = store.cross()[-1], store.self_attention()[-1]  # the original branch, computed once
+                    c_hat = optimize_embedding(c_hat, lambda e: suppressed_maps(z_hat, e), cross, self_attn, layout, config, float(etas[i]))
+                    store.reset()
+                    out_hat = guided_noise(pipe, z_hat, t, c_hat, uncond, plan.guidance)
+                    suppressed_sum += target_map(-1)
+                else:  # both branches in one batched forward
+                    out, out_hat = _guided_pair(pipe, z, z_hat, t, plan.cond, c_hat, uncond, plan.guidance)
+                    rows = store.cross().shape[0]
+                    target_sum += target_map(rows // 2 - 1)
+                    suppressed_sum += target_map(rows - 1)
+                z_next = ddim_step(pipe.scheduler, out, int(t), t_next, z)
                 z_hat_next = ddim_step(pipe.scheduler, out_hat, int(t), t_next, z_hat)
             if plan.pivots is not None:  # direct inversion: the original branch is exact, the offset also guides the other
                 offset = direct_offset(z_next, plan.pivots[i + 1])
                 z_next, z_hat_next = z_next + offset, z_hat_next + offset
-            if plan.mask is not None and i >= int(plan.mask.latent_blend_from * steps):
+            if layout is not None and plan.mask is not None and i >= int(plan.mask.latent_blend_from * steps):
                 mask = latent_mask(target_sum / (i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
                 z_hat_next = mask * z_hat_next + (1 - mask) * z_next
             z, z_hat = z_next, z_hat_next
             if callback is not None:
                 callback({"i": i, "t": int(t), "z": z, "z_hat": z_hat})
     count = len(plan.timesteps)
-    return BranchOutput(z, z_hat, target_sum / count, suppressed_sum / count, mask, losses)
+    return BranchOutput(z, z_hat, target_sum / count, suppressed_sum / count, mask)
+
+
+def _guided_pair(pipe, z, z_hat, t, cond, c_hat, uncond, guidance):
+    """Guided outputs of both branches from one UNet forward: rows [u, c] on z then [u, c_hat] on z_hat."""
+    if guidance == 1:
+        out, out_hat = model_output(pipe, torch.cat([z, z_hat]), t, torch.cat([cond, c_hat])).chunk(2)
+        return out, out_hat
+    latents = torch.cat([z, z, z_hat, z_hat])
+    u, c, u_hat, c_hat_out = model_output(pipe, latents, t, torch.cat([uncond, cond, uncond, c_hat])).chunk(4)
+    return u + guidance * (c - u), u_hat + guidance * (c_hat_out - u_hat)

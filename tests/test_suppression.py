@@ -523,25 +523,46 @@ def editor(tiny_pipe):
 
 
 def expected_calls(steps, iterations, config=SuppressionConfig()):
+    """(forwards, rows) of editor/sampler.run_branches with guidance != 1.
+
+    Before tau one guided forward (2 rows) serves both branches; at an ITO step the original branch (2 rows), the
+    early-stopped ITO forwards (1 row each) and the suppressed branch (2 rows) run apart; every other step batches
+    both branches in one forward of 4 rows."""
     swr_from, ito_until = config.steps_window(steps)
-    return steps + (steps - swr_from) + (ito_until - swr_from) * iterations  # shared/original, suppressed, ITO
+    ito_steps = ito_until - swr_from if config.optimize else 0
+    batched = steps - swr_from - ito_steps
+    forwards = swr_from + ito_steps * (2 + iterations) + batched
+    rows = 2 * swr_from + ito_steps * (4 + iterations) + 4 * batched
+    return forwards, rows
 
 
 def test_generate_unet_calls_follow_the_schedule(editor):
     result = editor.generate(PROMPT, remove="glasses", seed=0, steps=T, ito_iterations=N, progress=False)
     assert SuppressionConfig().steps_window(T) == (2, 4)
-    assert result.unet_calls.forwards == expected_calls(T, N) == T + (T - 2) + 2 * N
-    assert result.unet_calls.backwards == 2 * N  # one backward per ITO iteration
-    assert result.unet_calls.rows == 2 * T + 2 * (T - 2) + 2 * N  # guided steps evaluate 2 rows, ITO one
+    forwards, rows = expected_calls(T, N)
+    assert (forwards, rows) == (2 + 2 * (2 + N) + 6, 4 + 2 * (4 + N) + 24)
+    assert result.unet_calls.forwards == forwards
+    assert result.unet_calls.rows == rows
+    assert result.unet_calls.backwards == 2 * N  # one backward per ITO iteration, at the 2 ITO steps
     assert result.targets == ["glasses"]
     assert result.image.size == (editor.native_size, editor.native_size) == (32, 32)
     assert result.attention.shape == result.suppressed_attention.shape == (8, 8)
     assert np.isfinite(result.attention).all() and result.attention.sum() > 0
 
 
+@pytest.mark.parametrize("n", [1, 5])
+def test_each_ito_iteration_costs_two_forwards_in_total(editor, n):
+    """One forward per iteration at each of the 2 ITO steps: N iterations more cost exactly 2 N forwards."""
+    base = editor.generate(PROMPT, remove="glasses", seed=0, steps=T, ito_iterations=0, progress=False).unet_calls
+    more = editor.generate(PROMPT, remove="glasses", seed=0, steps=T, ito_iterations=n, progress=False).unet_calls
+    assert more.forwards - base.forwards == 2 * n
+    assert more.backwards == 2 * n and base.backwards == 0
+
+
 def test_generate_without_optimization_has_no_backward(editor):
     result = editor.generate(PROMPT, remove="glasses", seed=0, steps=T, optimize=False, progress=False)
-    assert result.unet_calls.forwards == T + (T - 2)
+    forwards, rows = expected_calls(T, N, SuppressionConfig(optimize=False))
+    assert (result.unet_calls.forwards, result.unet_calls.rows) == (forwards, rows) == (T, 2 * 2 + 4 * (T - 2))
     assert result.unet_calls.backwards == 0
 
 

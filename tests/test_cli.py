@@ -1,0 +1,464 @@
+"""The `edit` command end to end on the tiny model: generation, one photo, bad inputs, batches, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EDIT = Path(sys.executable).with_name("edit")
+PROMPT = "a red circle and a blue square"
+TARGET = "blue square"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The tiny pipeline saved once as a diffusers folder, for --model."""
+    from tiny_models import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny_model")
+    tiny_pipeline().save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture
+def edit(tiny_model):
+    """Run `edit ARGS --model TINY --device cpu` in-process; returns click's Result."""
+
+    def run(*args, model: bool = True):
+        extra = ["--model", str(tiny_model), "--device", "cpu"] if model else []
+        return CliRunner().invoke(cli.main, [str(a) for a in args] + extra)
+
+    return run
+
+
+def make_photo(path: Path, size=(48, 40), mode="RGB", **save) -> Path:
+    """A red circle and a blue square on grey, saved in the format the suffix names."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.full((h, w, 3), 128, np.uint8)
+    rgb[(x - w // 4) ** 2 + (y - h // 3) ** 2 < (min(w, h) // 5) ** 2] = (220, 30, 30)
+    rgb[(x > w // 2) & (x < w - 4) & (y > h // 2) & (y < h - 4)] = (30, 30, 220)
+    image = Image.fromarray(rgb, "RGB")
+    if mode == "RGBA":
+        image.putalpha(Image.fromarray(((x * 255) // max(w - 1, 1)).astype(np.uint8), "L"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **save)
+    return path
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def report_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def removal(*args):
+    return (*args, "--remove", TARGET, "--prompt", PROMPT, "--steps", 3)
+
+
+# --- help, version, option lists ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_answer(flag):
+    done = subprocess.run([str(EDIT), flag], capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert ("--remove" in done.stdout) if flag == "--help" else done.stdout.startswith("unwant, version ")
+
+
+def test_help_and_version_do_not_import_torch():
+    code = (
+        "import sys; from click.testing import CliRunner; import cli\n"
+        "for flag in ('--help', '--version'):\n"
+        "    assert CliRunner().invoke(cli.main, [flag]).exit_code == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'diffusers' not in sys.modules, 'diffusers was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=ENV, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+def test_hard_coded_lists_match_the_library():
+    from editor.loading import DEFAULT_MODEL
+    from editor.presets import PRESETS
+    from inversion import METHODS
+
+    assert set(cli.INVERSIONS) == set(METHODS)
+    assert set(cli.PRESETS) == set(PRESETS)
+    assert cli.DEFAULT_MODEL == DEFAULT_MODEL
+
+
+# --- generation -----------------------------------------------------------------------------------------------
+
+
+def test_generation_native_size_and_same_seed_same_pixels(edit, tmp_path):
+    for name in ("a.png", "b.png"):
+        result = edit("--prompt", "a red circle", "-o", tmp_path / name, "--steps", 3, "--seed", 1, "--quiet")
+        assert result.exit_code == 0, result.output
+    a, b = Image.open(tmp_path / "a.png"), Image.open(tmp_path / "b.png")
+    assert a.format == "PNG" and a.size == (32, 32)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_generation_with_remove_and_attention_and_report(edit, tmp_path):
+    result = edit("--prompt", PROMPT, "--remove", TARGET, "-o", tmp_path / "out.png", "--steps", 3, "--seed", 2,
+                  "--save-attention", tmp_path / "att.png", "--report", tmp_path / "r.json", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out.png").size == (32, 32)
+    attention = Image.open(tmp_path / "att.png")
+    assert attention.width > attention.height > 0  # original | suppressed
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["input"] is None and report["targets"] == [TARGET] and report["seed"] == 2 and report["status"] == "ok"
+
+
+def test_generation_reads_the_target_from_without(edit, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="unwant")
+    result = edit("--prompt", "a red circle without a blue square", "-o", tmp_path / "out.png", "--steps", 3, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert "removing 'blue square'" in caplog.text
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_generation_save_attention_with_nothing_to_remove_fails(edit, tmp_path):
+    result = edit("--prompt", "a red circle", "-o", tmp_path / "out.png", "--steps", 2, "--seed", 1,
+                  "--save-attention", tmp_path / "att.png", "--quiet")
+    assert result.exit_code != 0
+    assert len(error_lines(result)) == 1 and "--save-attention" in error_lines(result)[0]
+    assert files_in(tmp_path) == []
+
+
+# --- one photo --------------------------------------------------------------------------------------------------
+
+
+def test_one_photo_default_output_beside_the_input(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.jpg", (48, 40))
+    result = edit(*removal(photo), "--quiet")
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "photo.edited.png")
+    assert out.format == "PNG" and out.size == (48, 40) and out.mode == "RGB"
+
+
+def test_rgba_photo_keeps_its_alpha(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png", (40, 24), mode="RGBA")
+    result = edit(*removal(photo), "--quiet")
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "photo.edited.png")
+    assert out.mode == "RGBA" and out.size == (40, 24)
+    assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(Image.open(photo).getchannel("A")))
+
+
+def test_exif_rotated_photo_gives_the_upright_size(edit, tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    photo = make_photo(tmp_path / "photo.jpg", (48, 32), exif=exif)
+    result = edit(*removal(photo), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "photo.edited.png").size == (32, 48)
+
+
+def test_mask_concat_and_report(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.jpg", (48, 40))
+    out, mask, report_path = tmp_path / "strip.png", tmp_path / "mask.png", tmp_path / "r.json"
+    result = edit(*removal(photo), "-o", out, "--save-mask", mask, "--concat", "--report", report_path, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Image.open(mask).size == (48, 40)
+    assert Image.open(out).size == (3 * 48 + 2 * 4, 40)  # input | mask | result, 4 px gaps
+    report = json.loads(report_path.read_text())
+    assert report["input"] == str(photo) and report["output"] == str(out) and report["status"] == "ok"
+    assert report["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert report["targets"] == [TARGET] and report["prompt"] == PROMPT
+    assert report["model"] and report["device"] == "cpu" and report["dtype"] == "float32"
+    assert report["seed"] is None and report["inversion"] == "null-text" and report["steps"] == 3
+    assert 0.0 <= report["mask_fraction"] <= 1.0
+    assert set(report["seconds"]) >= {"encode", "invert", "decode"}
+    assert all(isinstance(v, float) and v >= 0 for v in report["seconds"].values())
+
+
+def test_reconstruct_prints_psnr(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    result = edit(photo, "--reconstruct", "--inversion", "direct", "--steps", 3, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "reconstruction PSNR" in result.stdout and "(direct)" in result.stdout
+    assert Image.open(tmp_path / "photo.edited.png").size == (48, 40)
+
+
+@pytest.mark.parametrize("options", [["--no-blend"], ["--mask-threshold", "0.5"]])
+def test_blend_options_run(edit, tmp_path, options):
+    photo = make_photo(tmp_path / "photo.png")
+    result = edit(*removal(photo), *options, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "photo.edited.png").size == (48, 40)
+
+
+def test_existing_output_needs_overwrite(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    result = edit(*removal(photo), "-o", out, "--quiet")
+    assert result.exit_code != 0
+    assert len(error_lines(result)) == 1 and "--overwrite" in error_lines(result)[0] and str(out) in result.stderr
+    assert out.read_bytes() == b"keep me"
+    result = edit(*removal(photo), "-o", out, "--overwrite", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Image.open(out).size == (48, 40)
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_output_onto_the_input_is_refused(edit, tmp_path, overwrite):
+    photo = make_photo(tmp_path / "photo.png")
+    before = photo.read_bytes()
+    result = edit(*removal(photo), "-o", photo, *overwrite, "--quiet")
+    assert result.exit_code != 0
+    assert len(error_lines(result)) == 1 and "would overwrite the input" in error_lines(result)[0]
+    assert photo.read_bytes() == before
+    assert files_in(tmp_path) == ["photo.png"]
+
+
+# --- bad inputs -------------------------------------------------------------------------------------------------
+
+
+def _truncated_jpeg(path: Path) -> Path:
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def make_bad_input(case: str, folder: Path) -> Path:
+    """The bad input named `case`, made in `folder`."""
+    if case == "missing":
+        return folder / "nothere.png"
+    if case == "empty folder":
+        (folder / "folder").mkdir()
+        return folder / "folder"
+    if case == "zero bytes":
+        (folder / "empty.png").write_bytes(b"")
+        return folder / "empty.png"
+    if case == "corrupt":
+        (folder / "bad.png").write_bytes(np.random.default_rng(1).bytes(500))
+        return folder / "bad.png"
+    if case == "truncated":
+        return _truncated_jpeg(folder / "cut.jpg")
+    if case == "gif":
+        Image.new("RGB", (40, 40), "red").save(folder / "anim.gif")
+        return folder / "anim.gif"
+    if case == "text":
+        (folder / "notes.txt").write_text("not a photo")
+        return folder / "notes.txt"
+    if case == "too small":
+        return make_photo(folder / "small.png", (15, 40))
+    if case == "too large":
+        return make_photo(folder / "big.png", (64, 64))
+    raise ValueError(case)
+
+
+BAD_INPUTS = {  # case: (extra options, words the error line must hold besides the file name)
+    "missing": ([], ["no such file"]),
+    "empty folder": (["-o", "OUT"], ["no images found"]),
+    "zero bytes": ([], ["empty"]),
+    "corrupt": ([], ["not an image"]),
+    "truncated": ([], ["truncated"]),
+    "gif": ([], ["GIF", "not supported"]),
+    "text": ([], ["not an image"]),
+    "too small": ([], ["16 px"]),
+    "too large": (["--max-megapixels", "0.001"], ["megapixels", "0.001"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_one_error_line_and_no_output(edit, tmp_path, case):
+    extra, words = BAD_INPUTS[case]
+    source = make_bad_input(case, tmp_path)
+    before = files_in(tmp_path)
+    extra = [tmp_path / "OUT" if option == "OUT" else option for option in extra]
+    result = edit(*removal(source), *extra)
+    assert result.exit_code != 0
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr
+    assert source.name in lines[0]
+    for word in words:
+        assert word in lines[0]
+    assert files_in(tmp_path) == before
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_remove_is_required_for_a_photo(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    result = edit(photo, "--steps", 2)
+    assert result.exit_code != 0
+    assert len(error_lines(result)) == 1 and "--remove" in error_lines(result)[0]
+    assert files_in(tmp_path) == ["photo.png"]
+
+
+def test_target_not_in_the_prompt_lists_its_words(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    result = edit(photo, "--remove", "dog", "--prompt", PROMPT, "--steps", 2, "--quiet")
+    assert result.exit_code != 0
+    lines = error_lines(result)
+    assert len(lines) == 1 and "'dog'" in lines[0]
+    assert all(word in lines[0] for word in ("red", "circle", "blue", "square"))
+    assert files_in(tmp_path) == ["photo.png"]
+
+
+def test_unknown_inversion_lists_the_choices(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    result = edit(*removal(photo), "--inversion", "magic")
+    assert result.exit_code != 0
+    assert "magic" in result.stderr
+    assert all(name in result.stderr for name in cli.INVERSIONS)
+    assert files_in(tmp_path) == ["photo.png"]
+
+
+# --- batches ----------------------------------------------------------------------------------------------------
+
+
+def _tree(folder: Path, count: int) -> list[Path]:
+    """`count` photos spread over nested subfolders, in several formats and sizes."""
+    places = ["", "a/", "a/b/", "c/"]
+    suffixes = [".jpg", ".png", ".webp"]
+    return [
+        make_photo(folder / f"{places[i % len(places)]}p{i}{suffixes[i % len(suffixes)]}", (32 + 4 * (i % 3), 24 + 8 * (i % 2)))
+        for i in range(count)
+    ]
+
+
+def batch(*args):
+    return (*args, "--remove", TARGET, "--prompt", PROMPT, "--steps", 2, "--quiet")
+
+
+def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos = _tree(src, 10)
+    corrupt = src / "a" / "broken.png"
+    corrupt.write_bytes(os.urandom(300))
+    expected = {p: out / p.relative_to(src).with_suffix(".png") for p in photos}
+
+    result = edit(*batch(src, "-o", out))
+    assert result.exit_code == 1, result.output
+    assert "done 10, skipped 0, failed 1" in result.stderr
+    assert "broken.png" in result.stderr  # the per-file error is printed, on stderr
+    for photo, output in expected.items():
+        assert Image.open(output).size == Image.open(photo).size
+    assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl"])
+    lines = report_lines(out / "report.jsonl")
+    assert len(lines) == 11
+    by_input = {line["input"]: line for line in lines}
+    assert {by_input[str(p)]["status"] for p in photos} == {"ok"}
+    assert by_input[str(corrupt)]["status"] == "error" and "not an image" in by_input[str(corrupt)]["message"]
+    assert all(by_input[str(p)]["output"] == str(o) for p, o in expected.items())
+
+    # rerun: the outputs are skipped; the corrupt file still fails, so the exit code still says so
+    result = edit(*batch(src, "-o", out))
+    assert result.exit_code == 1, result.output
+    assert "done 0, skipped 10, failed 1" in result.stderr
+    rerun = report_lines(out / "report.jsonl")[11:]
+    assert sorted(line["status"] for line in rerun) == ["error"] + ["skipped"] * 10
+
+    # exit 0 only when every file is ok or skipped
+    corrupt.unlink()
+    result = edit(*batch(src, "-o", out))
+    assert result.exit_code == 0, result.output
+    assert "done 0, skipped 10, failed 0" in result.stderr
+
+    stamps = {o: o.stat().st_mtime_ns for o in expected.values()}
+    result = edit(*batch(src, "-o", out, "--overwrite"))
+    assert result.exit_code == 0, result.output
+    assert "done 10, skipped 0, failed 0" in result.stderr
+    assert {line["status"] for line in report_lines(out / "report.jsonl")[-10:]} == {"ok"}
+    assert all(Image.open(o).size == Image.open(p).size for p, o in expected.items())
+    assert all(o.stat().st_mtime_ns >= stamps[o] for o in expected.values())
+
+
+def test_output_folder_inside_the_input_is_not_read(edit, tmp_path):
+    src = tmp_path / "in"
+    _tree(src, 3)
+    out = src / "edited"
+    for expected in ("done 3, skipped 0, failed 0", "done 0, skipped 3, failed 0"):
+        result = edit(*batch(src, "-o", out))
+        assert result.exit_code == 0, result.output
+        assert expected in result.stderr
+    assert not (out / "edited").exists()
+    assert len(report_lines(out / "report.jsonl")) == 6
+
+
+def test_several_files_are_a_batch(edit, tmp_path):
+    a, b = make_photo(tmp_path / "a.jpg"), make_photo(tmp_path / "x" / "b.png", (40, 32))
+    result = edit(*batch(a, b, "-o", tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "out" / "a.png").size == (48, 40)
+    assert Image.open(tmp_path / "out" / "b.png").size == (40, 32)
+    assert len(report_lines(tmp_path / "out" / "report.jsonl")) == 2
+
+
+def test_batch_needs_an_output_folder(edit, tmp_path):
+    a, b = make_photo(tmp_path / "a.jpg"), make_photo(tmp_path / "b.jpg")
+    result = edit(*batch(a, b))
+    assert result.exit_code != 0 and len(error_lines(result)) == 1 and "-o" in error_lines(result)[0]
+    result = edit(*batch(a, b, "-o", tmp_path / "out.png"))
+    assert result.exit_code != 0 and len(error_lines(result)) == 1 and "folder" in error_lines(result)[0]
+    assert files_in(tmp_path) == ["a.jpg", "b.jpg"]
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos = [make_photo(src / f"p{i}.png", (48, 40)) for i in range(8)]
+    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet"]
+    process = subprocess.Popen(
+        [str(EDIT), *args, "--model", str(tiny_model), "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
+    )
+    try:
+        report = out / "report.jsonl"
+        deadline = time.monotonic() + 300
+        while not (report.exists() and report.read_text().count("\n") >= 1):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the batch wrote no report line"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+
+    lines = report_lines(out / "report.jsonl")  # every line is whole JSON
+    assert 1 <= len(lines) < len(photos) and {line["status"] for line in lines} == {"ok"}
+    names = files_in(out)
+    assert "report.jsonl" in names and all(n == "report.jsonl" or (n.endswith(".png") and not n.startswith(".")) for n in names)
+    assert len(names) - 1 == len(lines)
+    for name in names:
+        if name.endswith(".png"):
+            with Image.open(out / name) as image:
+                image.load()
+
+    result = edit(*args)  # the same command again
+    assert result.exit_code == 0, result.output
+    assert f"done {len(photos) - len(lines)}, skipped {len(lines)}, failed 0" in result.stderr
+    assert files_in(out) == sorted([f"p{i}.png" for i in range(8)] + ["report.jsonl"])
