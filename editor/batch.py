@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ class _StopAfterCurrent:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        tqdm.write("stopping after the current file (Ctrl-C again to stop now)")
+        tqdm.write("stopping after the current file (Ctrl-C again to stop now)", file=sys.stderr)
 
     def __exit__(self, *exc):
         signal.signal(signal.SIGINT, self._previous)
@@ -70,8 +71,8 @@ def run_batch(
     quiet: bool = False,
 ) -> BatchSummary:
     """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others."""
-    out_folder.mkdir(parents=True, exist_ok=True)
     files = find_images(inputs, exclude=out_folder)
+    out_folder.mkdir(parents=True, exist_ok=True)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
     with _StopAfterCurrent() as stop:
@@ -91,14 +92,14 @@ def run_batch(
                 summary.failed += 1
                 summary.failures.append(f"{source}: {error}")
                 append_jsonl(record(source, None, editor, status="error", message=str(error)), report)
-                tqdm.write(f"error: {error}")
+                tqdm.write(f"error: {error}", file=sys.stderr)
                 continue
             except Exception as error:  # a model failure on one photo must not stop the dataset
                 summary.failed += 1
                 message = f"{source}: {error.__class__.__name__}: {error}"
                 summary.failures.append(message)
                 append_jsonl(record(source, None, editor, status="error", message=message), report)
-                tqdm.write(f"error: {message}")
+                tqdm.write(f"error: {message}", file=sys.stderr)
                 continue
             summary.done += 1
             append_jsonl(record(source, target, editor, result), report)

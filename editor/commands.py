@@ -14,7 +14,7 @@ from editor.editor import Editor
 from editor.errors import UnwantError
 from editor.figures import attention_figure, side_by_side
 from editor.masks import MaskConfig
-from editor.photo_io import WRITE_FORMATS, output_path_for, photo_from_any, read_photo, write_image
+from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, photo_from_any, read_photo, write_image
 from editor.report import record, write_json
 from editor.result import EditResult
 
@@ -40,11 +40,11 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
         return
     if path.suffix.lower() not in WRITE_FORMATS:
         raise UnwantError(f"{path}: unknown output format; use one of {', '.join(sorted(WRITE_FORMATS))}")
-    if path.exists() and not overwrite:
-        raise UnwantError(f"{path}: exists; pass --overwrite to replace it")
     for source in inputs:
         if source.resolve() == path.resolve():
             raise UnwantError(f"{path}: would overwrite the input; choose another --output")
+    if path.exists() and not overwrite:
+        raise UnwantError(f"{path}: exists; pass --overwrite to replace it")
 
 
 def _save_extras(result: EditResult, options: dict, inputs: list[Path], original: Image.Image | None) -> None:
@@ -130,6 +130,7 @@ def _batch(inputs: list[Path], options: dict) -> int:
     for flag in ("save_attention", "save_mask", "report"):
         if options[flag]:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
+    find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
     editor = _load(options)
 
     def edit(source: Path) -> EditResult:

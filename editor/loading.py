@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from diffusers import DiffusionPipeline, StableDiffusionPipeline
 from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
 
 from editor.errors import UnwantError
 
@@ -56,8 +57,15 @@ def _refuse_pickle(where: str, allow_unsafe_pickle: bool) -> None:
         )
 
 
-def _has_safetensors(folder: Path) -> bool:
-    return any(folder.rglob("*.safetensors"))
+def _pickle_only_components(folder: Path) -> list[str]:
+    """Components of a diffusers folder whose weights exist only as pickle files (transformers 5 saves the text
+    encoder as .safetensors even when the rest of the folder is .bin, so this is decided per component)."""
+    parts = []
+    for component in sorted(p for p in folder.iterdir() if p.is_dir()):
+        suffixes = {f.suffix.lower() for f in component.rglob("*") if f.is_file()}
+        if ".safetensors" not in suffixes and suffixes & set(PICKLE_SUFFIXES):
+            parts.append(component.name)
+    return parts
 
 
 def _not_cached_error(model: str) -> ModelLoadError:
@@ -76,10 +84,16 @@ def load_pipeline(
     *,
     allow_unsafe_pickle: bool = False,
     safety_checker: bool = False,
+    config: str | os.PathLike | None = None,
 ) -> DiffusionPipeline:
-    """Load a text-to-image pipeline onto `device` in `dtype`, logging the choice in one line."""
+    """Load a text-to-image pipeline onto `device` in `dtype`, logging the choice in one line.
+
+    `config` (single .safetensors files only): the base model's diffusers folder or hub id, whose component
+    configs, tokenizer and scheduler go with the file's weights; without it diffusers guesses the base model
+    from the weights and fetches its config from the hub (or the cache)."""
     warnings.filterwarnings("ignore", message=".*torch_dtype.*is deprecated", category=FutureWarning)
     diffusers_logging.disable_progress_bar()  # loading bars for 5 components say nothing useful
+    transformers_logging.disable_progress_bar()  # nor does the text encoder's "Loading weights" bar
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     model = str(model)
@@ -96,21 +110,19 @@ def load_pipeline(
             _refuse_pickle(str(path), allow_unsafe_pickle)
         elif path.suffix.lower() != ".safetensors":
             raise ModelLoadError(f"{path}: not a model file; expected a .safetensors checkpoint or a diffusers folder")
-        try:
-            pipe = StableDiffusionPipeline.from_single_file(str(path), torch_dtype=torch_dtype, **extra)
-        except OSError as error:  # the single-file loader fetches the model's config from the hub
-            raise ModelLoadError(
-                f"{path}: loading a single-file checkpoint needs its base model's config, which is not cached "
-                f"and could not be downloaded ({error.__class__.__name__}); run once with network access "
-                "or convert the file to a diffusers folder"
-            ) from None
+        pipe = _from_single_file(path, torch_dtype, extra, config)
+    elif config is not None:
+        raise ModelLoadError(f"{model}: config= only applies to a single .safetensors checkpoint file")
     elif path.is_dir():
         if not (path / "model_index.json").exists():
             raise ModelLoadError(f"{path}: not a diffusers model folder (no model_index.json)")
-        use_safetensors = _has_safetensors(path)
-        if not use_safetensors:
-            _refuse_pickle(str(path), allow_unsafe_pickle)
-        pipe = DiffusionPipeline.from_pretrained(str(path), torch_dtype=torch_dtype, use_safetensors=use_safetensors, **extra)
+        pickled = _pickle_only_components(path)
+        if pickled:
+            _refuse_pickle(f"{path} ({', '.join(pickled)})", allow_unsafe_pickle)
+        try:  # use_safetensors=None: .safetensors where a component has it, the allowed pickle elsewhere
+            pipe = DiffusionPipeline.from_pretrained(str(path), torch_dtype=torch_dtype, use_safetensors=None if pickled else True, **extra)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"{path}: not a loadable diffusers model folder: {error}") from None
     elif path.is_absolute() or model.startswith((".", "~")) or os.sep + os.sep in model:
         raise ModelLoadError(f"{model}: no such file or folder")
     else:
@@ -133,3 +145,29 @@ def _from_hub(model: str, torch_dtype: torch.dtype, allow_unsafe_pickle: bool, e
         if "safetensors" in str(error).lower() and not allow_unsafe_pickle and "not found" in str(error).lower():
             _refuse_pickle(model, allow_unsafe_pickle)
         raise _not_cached_error(model) from None
+
+
+def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config: str | os.PathLike | None) -> DiffusionPipeline:
+    """An original-layout (LDM) checkpoint; its configs come from `config` or, guessed from the weights, the hub."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt"):
+            pass
+    except (SafetensorError, OSError) as error:
+        raise ModelLoadError(f"{path}: not a readable .safetensors checkpoint ({error})") from None
+    options = {}
+    if config is not None:
+        config_path = Path(config).expanduser()
+        if config_path.exists() and not (config_path / "model_index.json").exists():
+            raise ModelLoadError(f"{config}: the config for a single-file checkpoint must be a diffusers model folder (no model_index.json)")
+        options = {"config": str(config_path) if config_path.exists() else str(config)}
+    try:
+        return StableDiffusionPipeline.from_single_file(str(path), torch_dtype=torch_dtype, **options, **extra)
+    except OSError as error:  # the single-file loader fetches the model's config from the hub
+        where = f"the config {str(config)!r}" if config is not None else "its base model's config"
+        raise ModelLoadError(
+            f"{path}: loading a single-file checkpoint needs {where}, which is not cached "
+            f"and could not be downloaded ({error.__class__.__name__}); run once with network access, "
+            "pass the base model's diffusers folder as config, or convert the file to a diffusers folder"
+        ) from None

@@ -359,7 +359,9 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 1, result.output
     assert "done 10, skipped 0, failed 1" in result.stderr
-    assert "broken.png" in result.stderr  # the per-file error is printed, on stderr
+    # --quiet: no progress bars, only the per-file error and the summary, both on stderr
+    assert result.stderr.splitlines() == [f"error: {corrupt}: not an image file, or one too damaged to identify; "
+                                          "use one of JPEG, PNG, WebP, BMP, TIFF", "done 10, skipped 0, failed 1"]
     for photo, output in expected.items():
         assert Image.open(output).size == Image.open(photo).size
     assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl"])

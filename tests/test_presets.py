@@ -1,0 +1,70 @@
+"""UNet call counts of generation and of each removal preset (counts, not times: those are in benchmarks/speed.py)."""
+
+import numpy as np
+import pytest
+
+from editor import Editor
+from editor.presets import PRESETS
+from suppression.config import SuppressionConfig
+
+
+def expected_sampling(steps: int, config: SuppressionConfig) -> tuple[int, int, int]:
+    """(forwards, rows, backwards) of the two-branch loop with guidance > 1.
+
+    Before tau one forward serves both branches; in the ITO window the original branch's forward, N early-stopped
+    forwards with gradient, then the suppressed branch's forward; after it both branches share one forward."""
+    a, b = config.steps_window(steps)
+    n = config.ito_iterations if config.optimize else 0
+    ito_steps = b - a if config.optimize else 0
+    plain = steps - a - ito_steps
+    forwards = a + ito_steps * (2 + n) + plain
+    rows = 2 * a + ito_steps * (4 + n) + 4 * plain
+    return forwards, rows, ito_steps * n
+
+
+@pytest.fixture(scope="module")
+def editor(tiny_pipe):
+    return Editor(tiny_pipe, "tiny")
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_generation_counts(editor, optimize):
+    result = editor.generate("a red circle and a blue square", remove="blue square", seed=0, steps=10, optimize=optimize, progress=False)
+    calls = result.unet_calls
+    assert (calls.forwards, calls.rows, calls.backwards) == expected_sampling(10, SuppressionConfig(optimize=optimize))
+
+
+def test_plain_generation_is_one_forward_a_step(editor):
+    calls = editor.generate("a red circle", seed=0, steps=10, progress=False).unet_calls
+    assert (calls.forwards, calls.rows, calls.backwards) == (10, 20, 0)
+
+
+def test_fast_preset_counts(editor):
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    preset = PRESETS["fast"]
+    assert preset.inversion == "direct"
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
+    forwards, rows, backwards = expected_sampling(preset.steps, preset.suppression)
+    # direct inversion: one conditional forward per step to build the pivots
+    assert (result.unet_calls.forwards, result.unet_calls.rows, result.unet_calls.backwards) == (forwards + preset.steps, rows + preset.steps, backwards)
+
+
+def test_quality_preset_counts_are_bounded(editor):
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    preset = PRESETS["quality"]
+    steps = 10  # the preset's settings at fewer steps, to keep the test fast
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="quality", steps=steps, progress=False)
+    forwards, rows, backwards = expected_sampling(steps, preset.suppression)
+    inner = 10
+    inversion = result.unet_calls.forwards - forwards
+    # null-text: T pivots, then per step one conditional forward, at most `inner` optimisation forwards and one final step
+    assert 2 * steps <= inversion <= steps * (3 + inner)
+    assert result.unet_calls.backwards >= backwards + steps  # at least one gradient forward per null-text step
+
+
+def test_a_reused_inversion_still_counts(editor):
+    image = (np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)
+    first = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
+    again = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
+    assert again.unet_calls == first.unet_calls
+    assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
