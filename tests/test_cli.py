@@ -353,15 +353,14 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     photos = _tree(src, 10)
     corrupt = src / "a" / "broken.png"
-    corrupt.write_bytes(os.urandom(300))
+    corrupt.write_bytes(np.random.default_rng(2).bytes(300))
     expected = {p: out / p.relative_to(src).with_suffix(".png") for p in photos}
 
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 1, result.output
-    assert "done 10, skipped 0, failed 1" in result.stderr
     # --quiet: no progress bars, only the per-file error and the summary, both on stderr
-    assert result.stderr.splitlines() == [f"error: {corrupt}: not an image file, or one too damaged to identify; "
-                                          "use one of JPEG, PNG, WebP, BMP, TIFF", "done 10, skipped 0, failed 1"]
+    error, summary = result.stderr.splitlines()
+    assert error.startswith(f"error: {corrupt}: not an image") and summary == "done 10, skipped 0, failed 1"
     for photo, output in expected.items():
         assert Image.open(output).size == Image.open(photo).size
     assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl"])
