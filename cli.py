@@ -37,6 +37,7 @@ def _fail(message: str) -> None:
 @click.option("-r", "--remove", "targets", multiple=True, help="Object to remove; repeat for several. Generation also reads 'without X' from --prompt.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or output folder for several inputs. Default: <stem>.edited.png beside the input.")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or 'toyworld' (ships with unwant).")
+@click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
 @click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: reference algorithm; fast: direct inversion, fewer steps.")

@@ -23,7 +23,8 @@ log = logging.getLogger("unwant")
 
 def _load(options: dict) -> Editor:
     return Editor.from_pretrained(
-        options["model"], device=options["device"], dtype=options["dtype"], allow_unsafe_pickle=options["allow_unsafe_pickle"]
+        options["model"], device=options["device"], dtype=options["dtype"], allow_unsafe_pickle=options["allow_unsafe_pickle"],
+        config=options["model_config"],
     )
 
 

@@ -10,6 +10,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 TOYWORLD_MODEL = ROOT / "samples" / "models" / "toyworld"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Small tensors: a second intra-op thread mostly waits, and on a shared CPU it makes runs many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_pipe():
     from tiny_models import tiny_pipeline

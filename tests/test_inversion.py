@@ -22,14 +22,6 @@ from inversion.resample import resample
 T = 3  # sampling steps for the fast tests
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny tensors: a second intra-op thread only waits on a busy core (25x slower when the CPU is shared)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def photo(seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)

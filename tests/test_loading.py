@@ -12,13 +12,6 @@ from editor.loading import ModelLoadError, load_pipeline, resolve_device, resolv
 from inversion.common import encode_prompt
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):

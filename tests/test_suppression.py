@@ -29,14 +29,6 @@ EOT, BANG = 49407, 0  # [EOT] and "!" (SD 2.x's padding) token ids
 PROMPT = "a man with glasses"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny tensors: a second intra-op thread only waits on a busy core
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def sd1_tokenizer():
