@@ -55,6 +55,7 @@ def _fail(message: str) -> None:
 @click.option("--report", type=click.Path(path_type=Path), help="Write what was done (inputs, model, seconds...) to this JSON file.")
 @click.option("--device", help="cuda, mps or cpu (default: the first available).")
 @click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")
+@click.option("--low-memory", "memory", multiple=True, type=click.Choice(["attention-slicing", "vae-slicing", "vae-tiling"]), help="Memory savers for large photos; repeat to combine.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")

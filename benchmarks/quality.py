@@ -13,7 +13,6 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 

@@ -30,7 +30,6 @@ ROWS = [
 
 def _task(name: str, editor, image, steps: int):
     """The callable a row times."""
-    import torch
 
     from inversion import invert
     from inversion.common import encode_prompt

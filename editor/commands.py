@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import click
-import numpy as np
 from PIL import Image
 
 from editor.batch import run_batch
@@ -14,7 +13,7 @@ from editor.editor import Editor
 from editor.errors import UnwantError
 from editor.figures import attention_figure, side_by_side
 from editor.masks import MaskConfig
-from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, photo_from_any, read_photo, write_image
+from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, read_photo, write_image
 from editor.report import record, write_json
 from editor.result import EditResult
 
@@ -25,6 +24,7 @@ def _load(options: dict) -> Editor:
     return Editor.from_pretrained(
         options["model"], device=options["device"], dtype=options["dtype"], allow_unsafe_pickle=options["allow_unsafe_pickle"],
         config=options["model_config"],
+        memory=options["memory"],
     )
 
 

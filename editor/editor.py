@@ -16,7 +16,7 @@ from editor.errors import UnwantError
 from editor.loading import DEFAULT_MODEL, load_pipeline
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
-from editor.presets import PRESETS, preset_settings
+from editor.presets import preset_settings
 from editor.result import EditResult
 from editor.sampler import Plan, run_branches
 from editor.unet_counter import UNetCallCounter, UNetCalls
@@ -54,6 +54,8 @@ class Editor:
     def __init__(self, pipe, model: str = ""):
         self.pipe = pipe
         self.model = model
+        for module in (pipe.unet, pipe.vae, pipe.text_encoder):
+            module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
         self._last_inversion = None  # (key, InversionResult) of the latest photo
 
     @classmethod
@@ -64,7 +66,7 @@ class Editor:
     # -- named steps -------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return self.pipe.unet.device
+        return self.pipe._execution_device  # the GPU even when model offload keeps the weights on the CPU
 
     @property
     def size_multiple(self) -> int:

@@ -13,6 +13,7 @@ from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
 from editor.errors import UnwantError
+from editor.memory import apply_memory_options
 
 log = logging.getLogger("unwant")
 
@@ -85,6 +86,7 @@ def load_pipeline(
     allow_unsafe_pickle: bool = False,
     safety_checker: bool = False,
     config: str | os.PathLike | None = None,
+    memory: tuple[str, ...] = (),
 ) -> DiffusionPipeline:
     """Load a text-to-image pipeline onto `device` in `dtype`, logging the choice in one line.
 
@@ -127,7 +129,9 @@ def load_pipeline(
         raise ModelLoadError(f"{model}: no such file or folder")
     else:
         pipe = _from_hub(model, torch_dtype, allow_unsafe_pickle, extra)
-    pipe = pipe.to(device)
+    if "offload" not in memory:
+        pipe = pipe.to(device)
+    apply_memory_options(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
     log.info("model %s on %s in %s", model, device, str(torch_dtype).removeprefix("torch."))
     return pipe

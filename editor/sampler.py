@@ -52,6 +52,8 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
     store = AttentionStore(recorded_layers(pipe.unet, factor))
     map_size = (x_T.shape[-2] // factor, x_T.shape[-1] // factor)
     etas = step_sizes(config.step_size, steps)
+    # the SWR embedding depends only on the prompt: computed once, every ITO step restarts from this same copy
+    c_swr = soft_weighted_regularization(plan.cond, layout.suppressed_positions, config.alpha) if layout is not None else None
     z = z_hat = x_T.float()
     target_sum = torch.zeros(map_size)
     suppressed_sum = torch.zeros(map_size)
@@ -87,7 +89,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                     target_sum += target_map(-1)
                     suppressed_sum += target_map(-1)
             else:
-                c_hat = soft_weighted_regularization(plan.cond, layout.suppressed_positions, config.alpha)
+                c_hat = c_swr
                 if config.optimize and i < ito_until:
                     out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
                     target_sum += target_map(-1)

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor import photo_io
 from editor.errors import UnwantError
 from editor.photo_io import (
-    Photo,
     PhotoError,
     find_images,
     finish,
