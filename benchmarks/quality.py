@@ -1,6 +1,6 @@
 """Quality on the toy world: does the object go, do the others stay, is the background kept?
 
-    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only generation,removal,fidelity]
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal]
 
 Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
 """
@@ -20,7 +20,7 @@ from benchmarks.toyworld_sets import caption, fidelity_prompts, object_pairs, re
 from types import SimpleNamespace
 
 from editor import Editor
-from editor.photo_io import photo_from_any
+from editor.photo_io import from_model, photo_from_any
 from editor.sampler import Plan, run_branches
 from inversion.common import encode_prompt
 from toyworld.detector import detect
@@ -88,6 +88,30 @@ def fidelity_rows(editor: Editor, count: int, steps: int) -> list[Row]:
     return rows
 
 
+def reconstruction_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]:
+    """Invert and resample rendered scenes with their captions, no edit: PSNR / SSIM against the input,
+    with the VAE round trip alone as the ceiling."""
+    scenes = removal_scenes(count)
+    images = [render(scene) for scene in scenes]
+    rows = []
+    started = time.perf_counter()
+    decoded = [np.asarray(from_model(editor.decode(editor.encode_photo(photo_from_any(im))[0]), im.shape[1::-1])) for im in images]
+    rows.append(_reconstruction_row("VAE round trip (ceiling)", images, decoded, (time.perf_counter() - started) / count))
+    for inversion in inversions:
+        started = time.perf_counter()
+        outputs = [np.asarray(editor.reconstruct(im, prompt=s.caption, inversion=inversion, progress=False).image) for im, s in zip(images, scenes)]
+        rows.append(_reconstruction_row(inversion, images, outputs, (time.perf_counter() - started) / count))
+    return rows
+
+
+def _reconstruction_row(name: str, inputs, outputs, seconds: float) -> Row:
+    everywhere = np.ones(inputs[0].shape[:2], bool)
+    scores = [background_scores(a, b, everywhere) for a, b in zip(inputs, outputs)]
+    psnr, ssim = float(np.mean([p for p, _ in scores])), float(np.mean([q for _, q in scores]))
+    print(f"  reconstruction {name}: psnr {psnr:.2f} ssim {ssim:.3f} {seconds:.1f} s", flush=True)
+    return Row("reconstruction", name, len(inputs), psnr=psnr, ssim=ssim, seconds=seconds)
+
+
 def _outside_box_mask(scene, target_name: str, margin: int = 4) -> np.ndarray:
     """True outside the unwanted object's bounding box grown by `margin` pixels."""
     keep = np.ones((64, 64), bool)
@@ -153,7 +177,7 @@ def _negative_prompt_removal(editor: Editor, image, scene, target: str, inversio
     negative = encode_prompt(editor.pipe, f"a {target}")
     plan = Plan(inverted.timesteps, encode_prompt(editor.pipe, others), [negative] * len(inverted.timesteps), inverted.guidance)
     branches = run_branches(editor.pipe, inverted.x_T, plan, progress=False)
-    return SimpleNamespace(image=editor.decode(branches.original), timings={"invert": inverted.seconds})
+    return SimpleNamespace(image=from_model(editor.decode(branches.original), photo.size), timings={"invert": inverted.seconds})
 
 
 def markdown(rows: list[Row]) -> str:
@@ -175,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toyworld")
     parser.add_argument("--count", type=int, default=50, help="prompts or scenes per row")
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--only", default="fidelity,generation,removal")
+    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal")
     parser.add_argument("--inversions", default="null-text,direct,negative-prompt,ddim")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
@@ -186,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += fidelity_rows(editor, args.count, args.steps)
     if "generation" in sections:
         rows += generation_rows(editor, args.count, args.steps)
+    if "reconstruction" in sections:
+        rows += reconstruction_rows(editor, args.count, args.inversions.split(","))
     if "removal" in sections:
         rows += removal_rows(editor, args.count, args.inversions.split(","))
     table = markdown(rows)
