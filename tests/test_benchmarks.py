@@ -1,6 +1,5 @@
 """The benchmarks run end to end (on the tiny model, a couple of samples): their tables cannot silently rot."""
 
-import numpy as np
 
 from benchmarks import quality
 from benchmarks.toyworld_sets import object_pairs, removal_scenes

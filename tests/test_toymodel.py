@@ -1,0 +1,120 @@
+"""Measured behaviour on the shipped toy-world model: objects really drawn, really removed, background really kept.
+
+Thresholds sit below what benchmarks/quality.py measures over 50 samples (see the README), so a pass is robust
+while a broken method (nothing removed, background repainted) still fails.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from benchmarks.toyworld_sets import object_pairs, removal_scenes
+from conftest import TOYWORLD_MODEL
+from toyworld.detector import detect
+from toyworld.world import render, sample_scene
+
+pytestmark = pytest.mark.skipif(not (TOYWORLD_MODEL / "model_index.json").exists(), reason="toy-world model not trained")
+
+STEPS = 30  # fewer than the default 50 to keep the suite fast; the benchmark uses 50
+
+
+def names(image) -> list[str]:
+    return [d.name for d in detect(np.asarray(image.convert("RGB")))]
+
+
+@pytest.fixture(scope="module")
+def toy(toy_pipe):
+    from editor import Editor
+
+    return Editor(toy_pipe, "toyworld")
+
+
+def test_the_shipped_model_is_small_safetensors_and_loads_offline(monkeypatch):
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    files = [f for f in TOYWORLD_MODEL.rglob("*") if f.is_file()]
+    assert sum(f.stat().st_size for f in files) < 30 * 2**20
+    assert not [f for f in files if f.suffix in (".bin", ".ckpt", ".pt")]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipe = StableDiffusionPipeline.from_pretrained(TOYWORLD_MODEL, safety_checker=None, requires_safety_checker=False)
+    assert isinstance(pipe.unet, UNet2DConditionModel)
+    ids = pipe.tokenizer("a red circle", padding="max_length", max_length=77).input_ids
+    assert ids[:5] == [49406, 320, 736, 7117, 49407] and ids[-1] == 49407  # real CLIP ids, SD 1.x padding
+
+
+def test_generation_draws_the_asked_object(toy):
+    prompts = ["a red circle", "a blue square", "a yellow triangle", "a green circle"]
+    found = [names(toy.generate(p, seed=i, steps=STEPS, progress=False).image) for i, p in enumerate(prompts)]
+    hits = sum(p.removeprefix("a ") in f for p, f in zip(prompts, found))
+    assert hits >= 3, found
+
+
+def test_suppression_removes_the_unwanted_object_in_generation(toy):
+    pairs = object_pairs(8)
+    plain = suppressed = kept = 0
+    for seed, (x, y) in enumerate(pairs):
+        prompt = f"a {x} and a {y}"
+        plain += y in names(toy.generate(prompt, seed=seed, steps=STEPS, progress=False).image)
+        found = names(toy.generate(prompt, remove=y, seed=seed, steps=STEPS, progress=False).image)
+        suppressed += y in found
+        kept += x.split()[0] in " ".join(found)  # the wanted colour is still drawn
+    assert suppressed <= plain - 3, (plain, suppressed)
+    assert kept >= 4, kept
+
+
+def test_inversions_reconstruct_and_ddim_is_clearly_worse(toy):
+    scenes = removal_scenes(3, seed=11)
+    psnr = {m: np.mean([toy.reconstruct(render(s), prompt=s.caption, inversion=m, steps=STEPS, progress=False).psnr for s in scenes])
+            for m in ("direct", "negative-prompt", "ddim")}
+    assert psnr["direct"] >= 24.0 and psnr["negative-prompt"] >= 24.0, psnr
+    assert psnr["ddim"] <= psnr["direct"] - 4.0, psnr  # guidance 7.5 from plain DDIM inversion drifts
+
+
+def test_remove_through_the_api_returns_a_full_result(toy):
+    scene = removal_scenes(1, seed=11)[0]
+    image = Image.fromarray(render(scene)).convert("RGBA")
+    result = toy.remove(image, scene.objects[0].name, prompt=scene.caption, preset="fast", progress=False)
+    assert result.image.size == image.size and result.image.mode == "RGBA"
+    assert result.mask.size == image.size and 0.0 <= result.mask_fraction <= 1.0
+    assert result.attention.shape == (8, 8) and result.inversion == "direct"
+    assert set(result.timings) == {"encode", "invert", "suppress", "decode"}
+
+
+def test_batch_through_the_cli_with_a_corrupt_file(tmp_path):
+    from cli import main
+
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    target = "red circle"
+    scenes = scenes_with(target, 10)
+    for i, scene in enumerate(scenes):
+        Image.fromarray(render(scene)).save(inputs / ("sub" if i % 2 else ".") / f"scene{i}.png")
+    (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    result = CliRunner().invoke(
+        main, [str(inputs), "--remove", target, "--model", "toyworld", "-o", str(tmp_path / "out"), "--preset", "fast", "--quiet"]
+    )
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "report.jsonl").read_text().splitlines()]
+    assert len(lines) == 11
+    errors = [entry for entry in lines if entry["status"] == "error"]
+    assert len(errors) == 1 and errors[0]["input"].endswith("broken.png") and errors[0]["message"]
+    outputs = sorted((tmp_path / "out").rglob("*.png"))
+    assert len(outputs) == 10 and (tmp_path / "out" / "sub").is_dir()
+    for entry in lines:
+        if entry["status"] == "ok":
+            assert Image.open(entry["output"]).size == (64, 64)
+            assert entry["targets"] == [target] and entry["prompt"] == "a red circle" and entry["model"] == "toyworld"
+
+
+def scenes_with(target: str, count: int, seed: int = 5):
+    """Seeded two- and three-object scenes that all contain `target`."""
+    rng = np.random.default_rng(seed)
+    scenes = []
+    while len(scenes) < count:
+        scene = sample_scene(rng, n_objects=int(rng.integers(2, 4)))
+        if target in [o.name for o in scene.objects]:
+            scenes.append(scene)
+    return scenes
