@@ -113,8 +113,8 @@ class Editor:
         return inverted, False
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
-        """`remove` if given, else what the prompt negates ("a man without glasses" -> ["glasses"])."""
-        return _as_list(remove) or negated_targets(prompt)
+        """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
+        return negated_targets(prompt) if remove is None else _as_list(remove)
 
     # -- public calls ------------------------------------------------------------------------------
     def generate(

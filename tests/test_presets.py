@@ -68,3 +68,10 @@ def test_a_reused_inversion_still_counts(editor):
     again = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
     assert again.unet_calls == first.unet_calls
     assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
+
+
+def test_an_explicit_empty_target_list_turns_negation_reading_off(editor):
+    auto = editor.generate("a red circle without a blue square", seed=0, steps=4, progress=False)
+    plain = editor.generate("a red circle without a blue square", remove=[], seed=0, steps=4, progress=False)
+    assert auto.targets == ["blue square"] and plain.targets == []
+    assert plain.unet_calls.backwards == 0 and auto.unet_calls.backwards > 0
