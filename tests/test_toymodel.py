@@ -1,7 +1,9 @@
-"""Measured behaviour on the shipped toy-world model: objects really drawn, really removed, background really kept.
+"""Measured behaviour on the shipped toy-world model: asked objects drawn, the unwanted one suppressed in generation,
+photos reconstructed by inversion; removal from photos is checked for its contract only, because this model's
+cross-attention is not word-specific (README, Limits).
 
-Thresholds sit below what benchmarks/quality.py measures over 50 samples (see the README), so a pass is robust
-while a broken method (nothing removed, background repainted) still fails.
+Thresholds sit below what benchmarks/quality.py measures over 50 samples (README), so a pass is robust while a
+broken method (nothing suppressed, inversion drifting like plain DDIM) still fails.
 """
 
 import json
