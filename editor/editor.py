@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -33,6 +35,14 @@ def _as_list(targets: str | list[str] | None) -> list[str]:
     if targets is None:
         return []
     return [targets] if isinstance(targets, str) else list(targets)
+
+
+@contextmanager
+def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds a named stage takes."""
+    started = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - started
 
 
 def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
@@ -95,10 +105,9 @@ class Editor:
 
     def prepare_inversion(self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict):
         """Encode the photo and the prompt, then invert (cached): the shared start of reconstruct and remove."""
-        started = time.perf_counter()
-        z0, _ = self.encode_photo(photo)
-        cond = encode_prompt(self.pipe, prompt)
-        timings["encode"] = time.perf_counter() - started
+        with _stage(timings, "encode"):
+            z0, _ = self.encode_photo(photo)
+            cond = encode_prompt(self.pipe, prompt)
         inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress)
         timings["invert"] = inverted.seconds  # its cost even when reused from the cache
         return cond, inverted, cached
@@ -136,19 +145,16 @@ class Editor:
         config = (config or SuppressionConfig()).with_(**options)
         timings: dict[str, float] = {}
         with UNetCallCounter(self.pipe.unet) as calls:
-            started = time.perf_counter()
-            layout = locate_tokens(self.pipe.tokenizer, prompt, targets) if targets else None
-            cond = encode_prompt(self.pipe, prompt)
-            uncond = encode_prompt(self.pipe, negative_prompt or "")
-            size = self.native_size
-            plan = Plan(timesteps_for(self.pipe, steps), cond, [uncond] * steps, guidance, layout, config)
-            timings["encode"] = time.perf_counter() - started
-            started = time.perf_counter()
-            branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
-            timings["denoise"] = time.perf_counter() - started
-            started = time.perf_counter()
-            image = self.decode(branches.suppressed)
-            timings["decode"] = time.perf_counter() - started
+            with _stage(timings, "encode"):
+                layout = locate_tokens(self.pipe.tokenizer, prompt, targets) if targets else None
+                cond = encode_prompt(self.pipe, prompt)
+                uncond = encode_prompt(self.pipe, negative_prompt or "")
+                size = self.native_size
+                plan = Plan(timesteps_for(self.pipe, steps), cond, [uncond] * steps, guidance, layout, config)
+            with _stage(timings, "denoise"):
+                branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
+            with _stage(timings, "decode"):
+                image = self.decode(branches.suppressed)
         return EditResult(
             image=image,
             prompt=prompt,
@@ -173,13 +179,11 @@ class Editor:
         timings: dict[str, float] = {}
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
-            started = time.perf_counter()
-            plan = Plan(inverted.timesteps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=inverted.latents if inverted.snaps_to_pivots else None)
-            branches = run_branches(self.pipe, inverted.x_T, plan, progress)
-            timings["denoise"] = time.perf_counter() - started
-            started = time.perf_counter()
-            output = finish(from_model(self.decode(branches.original), photo.size), photo)
-            timings["decode"] = time.perf_counter() - started
+            with _stage(timings, "denoise"):
+                plan = Plan(inverted.timesteps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=inverted.latents if inverted.snaps_to_pivots else None)
+                branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+            with _stage(timings, "decode"):
+                output = finish(from_model(self.decode(branches.original), photo.size), photo)
         calls = _with_inversion(calls, inverted, cached)
         psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(output.convert("RGB")), data_range=255)
         return EditResult(output, prompt, [], seed, steps, guidance, timings, calls, inversion=inversion, psnr=float(psnr))
@@ -216,25 +220,23 @@ class Editor:
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)  # a missing target fails before any work
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
-            started = time.perf_counter()
-            plan = Plan(
-                inverted.timesteps,
-                cond,
-                inverted.uncond_embeddings,
-                inverted.guidance,
-                layout,
-                config,
-                pivots=inverted.latents if inverted.snaps_to_pivots else None,
-                mask=mask_config if blend else None,
-            )
-            branches = run_branches(self.pipe, inverted.x_T, plan, progress)
-            timings["suppress"] = time.perf_counter() - started
-            started = time.perf_counter()
-            edited = from_model(self.decode(branches.suppressed), photo.size)
-            soft = feathered_mask(branches.target_maps.numpy(), (photo.size[1], photo.size[0]), mask_config)
-            if blend:
-                edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
-            timings["decode"] = time.perf_counter() - started
+            with _stage(timings, "suppress"):
+                plan = Plan(
+                    inverted.timesteps,
+                    cond,
+                    inverted.uncond_embeddings,
+                    inverted.guidance,
+                    layout,
+                    config,
+                    pivots=inverted.latents if inverted.snaps_to_pivots else None,
+                    mask=mask_config if blend else None,
+                )
+                branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+            with _stage(timings, "decode"):
+                edited = from_model(self.decode(branches.suppressed), photo.size)
+                soft = feathered_mask(branches.target_maps.numpy(), (photo.size[1], photo.size[0]), mask_config)
+                if blend:
+                    edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
         calls = _with_inversion(calls, inverted, cached)
         return EditResult(
             image=finish(edited, photo),
