@@ -26,6 +26,19 @@ def ddim_pivots(pipe, z0: torch.Tensor, prompt_embeds: torch.Tensor, timesteps: 
     return pivots[::-1]
 
 
+def pivot_inversion(
+    pipe, z0: torch.Tensor, prompt_embeds: torch.Tensor, steps: int, guidance: float, method: str, uncond: torch.Tensor | None
+) -> InversionResult:
+    """DDIM pivots and one unconditional embedding for every step (the empty prompt's when `uncond` is None):
+    what DDIM, negative-prompt and direct inversion share."""
+    start = time.perf_counter()
+    timesteps = timesteps_for(pipe, steps)
+    with UNetCallCounter(pipe.unet) as calls:
+        pivots = ddim_pivots(pipe, z0, prompt_embeds, timesteps)
+    uncond = (encode_prompt(pipe, "") if uncond is None else uncond).detach().float()
+    return InversionResult(method, timesteps, pivots, [uncond] * steps, guidance, calls, time.perf_counter() - start)
+
+
 def invert_ddim(
     pipe,
     z0: torch.Tensor,
@@ -35,11 +48,4 @@ def invert_ddim(
     guidance: float = 7.5,
 ) -> InversionResult:
     """DDIM inversion (guidance 1), sampled later with the plain empty-prompt embedding, Song et al. 2021, Eq. 12."""
-    start = time.perf_counter()
-    timesteps = timesteps_for(pipe, steps)
-    with UNetCallCounter(pipe.unet) as calls:
-        pivots = ddim_pivots(pipe, z0, prompt_embeds, timesteps)
-    if uncond_embeds is None:
-        uncond_embeds = encode_prompt(pipe, "")
-    uncond = uncond_embeds.float()
-    return InversionResult("ddim", timesteps, pivots, [uncond] * steps, guidance, calls, time.perf_counter() - start)
+    return pivot_inversion(pipe, z0, prompt_embeds, steps, guidance, "ddim", uncond_embeds)

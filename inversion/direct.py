@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 
-from editor.unet_counter import UNetCallCounter
-from inversion.common import InversionResult, encode_prompt, timesteps_for
-from inversion.ddim import ddim_pivots
+from inversion.common import InversionResult
+from inversion.ddim import pivot_inversion
 
 
 def direct_offset(z_stepped: torch.Tensor, pivot_next: torch.Tensor) -> torch.Tensor:
@@ -20,9 +17,4 @@ def invert_direct(
     pipe, z0: torch.Tensor, prompt_embeds: torch.Tensor, steps: int = 50, guidance: float = 7.5
 ) -> InversionResult:
     """DDIM pivots with the plain empty-prompt embedding; the sampler adds direct_offset to the source branch."""
-    start = time.perf_counter()
-    timesteps = timesteps_for(pipe, steps)
-    with UNetCallCounter(pipe.unet) as calls:
-        pivots = ddim_pivots(pipe, z0, prompt_embeds, timesteps)
-    uncond = encode_prompt(pipe, "").float()
-    return InversionResult("direct", timesteps, pivots, [uncond] * steps, guidance, calls, time.perf_counter() - start)
+    return pivot_inversion(pipe, z0, prompt_embeds, steps, guidance, "direct", None)
