@@ -15,7 +15,6 @@ class MaskConfig:
     dilation: float = 0.08  # dilation radius as a fraction of the image's short side: covers the object's edges
     feather: float = 0.03  # pixel-blend feather radius, fraction of the short side
     latent_blend_from: float = 0.5  # from this fraction of the steps on, outside the mask the latent is the source's
-    use_difference: bool = False  # also keep pixels where the branches differ strongly (refines a loose attention mask)
 
 
 def _radius(fraction: float, size: tuple[int, int]) -> int:
@@ -43,18 +42,12 @@ def latent_mask(attention: torch.Tensor, size: tuple[int, int], config: MaskConf
 
 def feathered_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig) -> np.ndarray:
     """Soft float32 mask in [0, 1] at full resolution (h, w): the binary mask, blurred at its border."""
-    mask = binary_mask(attention, size, config).astype(np.float32)
+    binary = binary_mask(attention, size, config).astype(np.float32)
     radius = _radius(config.feather, size)
-    if radius:
-        mask = cv2.GaussianBlur(mask, (2 * radius + 1, 2 * radius + 1), sigmaX=radius / 2)
-        mask = np.maximum(mask, binary_mask(attention, size, config) * 1.0)  # feather outwards: the object stays covered
-    return np.clip(mask, 0.0, 1.0)
-
-
-def difference_mask(original: np.ndarray, edited: np.ndarray, threshold: float = 0.15) -> np.ndarray:
-    """Pixels where two uint8 RGB images differ by more than `threshold` (0-1 scale, mean over channels)."""
-    diff = np.abs(original.astype(np.float32) - edited.astype(np.float32)).mean(-1) / 255.0
-    return (diff > threshold).astype(np.float32)
+    if not radius:
+        return binary
+    blurred = cv2.GaussianBlur(binary, (2 * radius + 1, 2 * radius + 1), sigmaX=radius / 2)
+    return np.clip(np.maximum(blurred, binary), 0.0, 1.0)  # feather outwards: the object stays covered
 
 
 def pixel_blend(original: np.ndarray, edited: np.ndarray, mask: np.ndarray) -> np.ndarray:
