@@ -68,3 +68,55 @@ def test_detector_ignores_small_and_far_colours():
     assert detect(image) == []
     image[30:50, 30:50] = np.array(COLOURS["blue"]) + 20  # within distance 60
     assert [d.name for d in detect(image)] == ["blue square"]
+
+
+# -- token grounding (training) -------------------------------------------------------------------------------------
+
+def test_word_positions_point_at_the_colour_and_shape_tokens():
+    from toyworld.architecture import make_tokenizer
+    from toyworld.grounding import word_positions
+
+    tokenizer = make_tokenizer()
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        scene = sample_scene(rng)
+        tokens = tokenizer.convert_ids_to_tokens(tokenizer(scene.caption).input_ids)
+        for obj, (colour, shape) in zip(scene.objects, word_positions(scene)):
+            assert (tokens[colour], tokens[shape]) == (f"{obj.colour}</w>", f"{obj.shape}</w>")
+
+
+def test_grounding_masks_cover_each_object_at_latent_resolution():
+    from toyworld.grounding import grounding_targets
+
+    scenes = [sample_scene(np.random.default_rng(s)) for s in range(5)]
+    positions, masks = grounding_targets(scenes)
+    for scene, pos, mask in zip(scenes, positions, masks):
+        n = len(scene.objects)
+        assert (pos[n:] == -1).all() and (pos[:n] >= 2).all()
+        assert (mask[n:] == 0).all()
+        for obj, m in zip(scene.objects, mask[:n].float()):
+            assert abs(m.sum().item() * 16 - object_mask(obj).sum()) < 1.0  # each latent cell covers 4 x 4 pixels
+            ys, xs = np.nonzero(object_mask(obj))
+            cells = np.arange(16) * 4 + 1.5  # pixel coordinates of each cell's centre
+            weights = m.numpy()
+            centre = ((weights.sum(1) * cells).sum() / weights.sum(), (weights.sum(0) * cells).sum() / weights.sum())
+            assert abs(centre[0] - ys.mean()) < 2 and abs(centre[1] - xs.mean()) < 2
+
+
+def test_grounding_loss_rewards_attention_inside_the_object():
+    import torch
+    from toyworld.grounding import grounding_targets, token_grounding_loss
+
+    scenes = [sample_scene(np.random.default_rng(s), n_objects=2) for s in range(4)]
+    positions, masks = grounding_targets(scenes)
+    keep = torch.ones(4, dtype=torch.bool)
+    uniform = torch.full((4, 256, 77), 1 / 77)
+    inside = uniform.clone()
+    for n, pos in enumerate(positions):
+        for i in range(2):
+            for p in pos[i]:
+                inside[n, :, p] = (masks[n, i].flatten() == 1).float()  # all of the word's mass inside its object
+    assert token_grounding_loss([inside], positions, masks, keep).item() < 1e-6
+    loss_uniform = token_grounding_loss([uniform], positions, masks, keep).item()
+    assert 0.5 < loss_uniform < 1.0
+    assert token_grounding_loss([uniform], positions, masks, torch.zeros(4, dtype=torch.bool)).item() == 0.0

@@ -1,6 +1,7 @@
 """Train the toy-world model: VAE first, then UNet + text encoder on cached latents; export in diffusers format.
 
     python -m toyworld.train --work .toyworld-train --out samples/models/toyworld
+    python -m toyworld.train --init-from samples/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
 
 Seeded and resumable: rerun the same command after an interruption and it continues from the last checkpoint.
 """
@@ -22,7 +23,8 @@ from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
 from toyworld.architecture import BPE_DIR, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
-from toyworld.world import render, sample_scene
+from toyworld.grounding import grounding_targets, install_recorders, token_grounding_loss
+from toyworld.world import Scene, render, sample_scene
 
 
 @dataclass
@@ -41,16 +43,17 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     caption_dropout: float = 0.1  # empty captions, for classifier-free guidance
+    grounding_weight: float = 0.1  # token grounding loss (toyworld/grounding.py); 0 trains on the diffusion loss alone
     unet_widths: tuple[int, int, int] = (64, 128, 128)  # width helps colour-shape binding (TOYWORLD-NOTES)
     checkpoint_every: int = 100
     export_every: int = 500
     log_every: int = 50
 
 
-def render_dataset(config: TrainConfig) -> tuple[np.ndarray, list[str]]:
+def render_dataset(config: TrainConfig) -> tuple[np.ndarray, list[Scene]]:
     rng = np.random.default_rng(config.seed)
     scenes = [sample_scene(rng) for _ in range(config.scenes)]
-    return np.stack([render(s) for s in scenes]), [s.caption for s in scenes]
+    return np.stack([render(s) for s in scenes]), scenes
 
 
 def to_model_range(images: np.ndarray) -> torch.Tensor:
@@ -115,20 +118,25 @@ def cache_latents(vae: torch.nn.Module, images: np.ndarray, work: Path) -> torch
     return latents
 
 
-def train_unet(latents: torch.Tensor, captions: list[str], vae, config: TrainConfig, work: Path, out: Path, reset_ema: bool = False) -> None:
+def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainConfig, work: Path, out: Path,
+               reset_ema: bool = False, init: tuple[torch.nn.Module, torch.nn.Module] | None = None, init_note: str = "") -> None:
+    """Train (or, with `init`, fine-tune) the UNet and the text encoder together on cached latents."""
     ckpt = work / "unet.pt"
     tokenizer = make_tokenizer()
-    ids = tokenizer(captions, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    ids = tokenizer([s.caption for s in scenes], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    positions, masks = grounding_targets(scenes)
     empty = tokenizer("", padding="max_length", max_length=77, return_tensors="pt").input_ids
     scaling = 1.0 / latents.std().item()
     vae.register_to_config(scaling_factor=scaling)
     latents = latents * scaling
     torch.manual_seed(config.seed)
-    unet, text_encoder = make_unet(config.unet_widths), make_text_encoder()
+    unet, text_encoder = init if init else (make_unet(config.unet_widths), make_text_encoder())
+    unet.train(), text_encoder.train()
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=config.unet_lr, weight_decay=0.01)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     ema_params = list(ema_unet.parameters()) + list(ema_text.parameters())
+    maps = install_recorders(unet)  # after the EMA copy: the exported weights keep diffusers' own processors
     step = 0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -153,25 +161,30 @@ def train_unet(latents: torch.Tensor, captions: list[str], vae, config: TrainCon
         x0 = latents[index]
         noise = torch.randn_like(x0)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.unet_batch,))
+        maps.maps.clear()
         prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, text_encoder(batch_ids)[0]).sample
-        loss = F.mse_loss(prediction, noise)
+        diffusion = F.mse_loss(prediction, noise)
+        grounding = token_grounding_loss(maps.maps, positions[index], masks[index], ~drop)
+        loss = diffusion + config.grounding_weight * grounding
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
         with torch.no_grad():
             torch._foreach_lerp_(ema_params, params, 1 - ema_decay_at(step, config))
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        now = np.array([diffusion.item(), grounding.item()])
+        running = now if running is None else 0.98 * running + 0.02 * now
         if step % config.log_every == 0:
             rate = (time.time() - started) / max(1, step + 1 - bar.initial)
-            tqdm.write(f"unet step {step} loss {loss.item():.4f} avg {running:.4f} lr {lr_at(step, config):.2e} {rate:.2f} s/step")
+            tqdm.write(f"unet step {step} diffusion {now[0]:.4f} avg {running[0]:.4f} grounding {now[1]:.3f} avg {running[1]:.3f}"
+                       f" lr {lr_at(step, config):.2e} {rate:.2f} s/step")
         done = step + 1
         if done % config.checkpoint_every == 0 or done == config.unet_steps:
             state = {"unet": unet.state_dict(), "text": text_encoder.state_dict(), "ema_unet": ema_unet.state_dict(),
                      "ema_text": ema_text.state_dict(), "optimizer": opt.state_dict(), "step": done, "rng": torch.get_rng_state()}
             _atomic_save(state, ckpt)
         if done % config.export_every == 0 or done == config.unet_steps:
-            export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done})
+            export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done, "init_from": init_note})
             tqdm.write(f"exported {out} at unet step {done}")
 
 
@@ -219,17 +232,24 @@ def main(argv: list[str] | None = None) -> None:
             parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--reset-ema", action="store_true", help="on resume, restart the EMA weights from the live ones")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="fine-tune an exported model: keep its VAE, start the UNet and text encoder from its weights")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if hasattr(args, k)})
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"config: {config}")
-    images, captions = render_dataset(config)
-    vae = train_vae(images, config, args.work)
+    images, scenes = render_dataset(config)
+    init = None
+    if args.init_from:
+        start = StableDiffusionPipeline.from_pretrained(args.init_from, dtype=torch.float32, safety_checker=None, requires_safety_checker=False)
+        vae, init = start.vae.eval(), (start.unet, start.text_encoder)
+    else:
+        vae = train_vae(images, config, args.work)
     latents = cache_latents(vae, images, args.work)
     print(f"latent std {latents.std().item():.3f}")
-    train_unet(latents, captions, vae, config, args.work, args.out, reset_ema=args.reset_ema)
+    train_unet(latents, scenes, vae, config, args.work, args.out, reset_ema=args.reset_ema, init=init, init_note=str(args.init_from or ""))
 
 
 if __name__ == "__main__":
