@@ -1,6 +1,6 @@
 """Quality on the toy world: does the object go, do the others stay, is the background kept?
 
-    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal]
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal,presets]
 
 Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
 """
@@ -12,15 +12,16 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from skimage.metrics import structural_similarity
 
 from benchmarks.toyworld_sets import caption, fidelity_prompts, object_pairs, removal_scenes
-from types import SimpleNamespace
 
 from editor import Editor
 from editor.photo_io import from_model, photo_from_any
+from editor.presets import PRESETS
 from editor.sampler import Plan, run_branches
 from inversion.common import encode_prompt
 from toyworld.detector import detect
@@ -131,12 +132,29 @@ def background_scores(original: np.ndarray, edited: np.ndarray, keep: np.ndarray
     return psnr, float(ssim_map.mean(-1)[keep].mean())
 
 
+def _removal_targets(count: int) -> tuple[list, list[str]]:
+    """The seeded removal scenes and, for each, the object to remove."""
+    scenes = removal_scenes(count)
+    rng = np.random.default_rng(7)
+    return scenes, [scene.objects[int(rng.integers(len(scene.objects)))].name for scene in scenes]
+
+
+def _removal_row(method: str, scenes, targets: list[str], images: list[np.ndarray], seconds: float) -> Row:
+    """Target gone, other objects kept, and the background outside the target's dilated box against the input."""
+    found = [_names_array(im) for im in images]
+    absent = float(np.mean([t not in f for f, t in zip(found, targets)]))
+    kept = float(np.mean([all(o.name in f for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
+    scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
+    psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
+    ssim = float(np.mean([q for _, q in scores]))
+    print(f"  {method}: absent {absent:.2f} kept {kept:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
+    return Row("removal", method, len(scenes), absent, kept, psnr=psnr, ssim=ssim, seconds=seconds / len(scenes))
+
+
 def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]:
     """Real-photo removal on rendered scenes: each inversion with suppression, with and without the blend,
     and a negative-prompt baseline on the same inversion."""
-    scenes = removal_scenes(count)
-    rng = np.random.default_rng(7)
-    targets = [scene.objects[int(rng.integers(len(scene.objects)))].name for scene in scenes]
+    scenes, targets = _removal_targets(count)
     rows = []
     for inversion in inversions:
         results: dict[str, list] = {"suppression + blend": [], "suppression, no blend": [], "negative prompt": []}
@@ -151,15 +169,20 @@ def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]
                     result = editor.remove(image, target, prompt=scene.caption, inversion=inversion, blend=name.endswith("+ blend"), progress=False)
                 seconds[name] += time.perf_counter() - started + (result.timings.get("invert", 0) if name != "suppression + blend" else 0)
                 results[name].append(np.asarray(result.image.convert("RGB")))
-        for name, images in results.items():
-            found = [_names_array(im) for im in images]
-            absent = float(np.mean([t not in f for f, t in zip(found, targets)]))
-            kept = float(np.mean([all(o.name in f for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
-            scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
-            psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
-            ssim = float(np.mean([q for _, q in scores]))
-            rows.append(Row("removal", f"{inversion}: {name}", len(scenes), absent, kept, psnr=psnr, ssim=ssim, seconds=seconds[name] / len(scenes)))
-            print(f"  {inversion} {name}: absent {absent:.2f} kept {kept:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
+        rows += [_removal_row(f"{inversion}: {name}", scenes, targets, images, seconds[name]) for name, images in results.items()]
+    return rows
+
+
+def preset_rows(editor: Editor, count: int) -> list[Row]:
+    """Real-photo removal with each preset's own settings, on the same scenes as the removal section."""
+    scenes, targets = _removal_targets(count)
+    rows = []
+    for preset in PRESETS:
+        images, started = [], time.perf_counter()
+        for scene, target in zip(scenes, targets):
+            result = editor.remove(render(scene), target, prompt=scene.caption, preset=preset, progress=False)
+            images.append(np.asarray(result.image.convert("RGB")))
+        rows.append(_removal_row(f"preset {preset}", scenes, targets, images, time.perf_counter() - started))
     return rows
 
 
@@ -199,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toyworld")
     parser.add_argument("--count", type=int, default=50, help="prompts or scenes per row")
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal")
+    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal,presets")
     parser.add_argument("--inversions", default="null-text,direct,negative-prompt,ddim")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
@@ -214,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += reconstruction_rows(editor, args.count, args.inversions.split(","))
     if "removal" in sections:
         rows += removal_rows(editor, args.count, args.inversions.split(","))
+    if "presets" in sections:
+        rows += preset_rows(editor, args.count)
     table = markdown(rows)
     command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     print(f"\n{table}\n\n`{command.strip()}` on {platform.machine()} / {platform.processor() or 'cpu'}, model {args.model}")

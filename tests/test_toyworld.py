@@ -120,3 +120,13 @@ def test_grounding_loss_rewards_attention_inside_the_object():
     loss_uniform = token_grounding_loss([uniform], positions, masks, keep).item()
     assert 0.5 < loss_uniform < 1.0
     assert token_grounding_loss([uniform], positions, masks, torch.zeros(4, dtype=torch.bool)).item() == 0.0
+
+
+def test_eot_block_starts_at_each_captions_end_token():
+    from toyworld.architecture import make_tokenizer
+    from toyworld.train import eot_block
+
+    ids = make_tokenizer()(["a red circle", "a red circle and a blue square", ""], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    block = eot_block(ids)
+    assert block.sum(1).tolist() == [77 - 4, 77 - 8, 77 - 1]  # [SOT] + 3 words; [SOT] + 7 words; [SOT] alone
+    assert not block[:, 0].any() and block[:, -1].all()

@@ -8,6 +8,7 @@ from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditi
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 BPE_DIR = Path(__file__).parent / "clip_bpe"
+EOT_ID = 49407  # CLIP's end-of-text token, also SD 1.x's padding
 SD1_SCHEDULE = dict(  # Stable Diffusion 1.x's noise schedule and DDIM settings
     num_train_timesteps=1000,
     beta_start=0.00085,
@@ -48,8 +49,8 @@ def make_text_encoder() -> CLIPTextModel:
         num_attention_heads=4,
         max_position_embeddings=77,
         bos_token_id=49406,
-        eos_token_id=49407,
-        pad_token_id=49407,
+        eos_token_id=EOT_ID,
+        pad_token_id=EOT_ID,
     )
     return CLIPTextModel(config)
 

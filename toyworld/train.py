@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
-from toyworld.architecture import BPE_DIR, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
+from toyworld.architecture import BPE_DIR, EOT_ID, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
 from toyworld.grounding import grounding_targets, install_recorders, token_grounding_loss
 from toyworld.world import Scene, render, sample_scene
 
@@ -44,6 +44,9 @@ class TrainConfig:
     ema_decay: float = 0.999
     caption_dropout: float = 0.1  # empty captions, for classifier-free guidance
     grounding_weight: float = 0.1  # token grounding loss (toyworld/grounding.py); 0 trains on the diffusion loss alone
+    # zero the [EOT] rows of this share of captions: without it the small model read counts and layout from [EOT] and drew
+    # duplicates when SWR shrank those rows, where SD's conditioning survives it (its start token is the attention sink)
+    eot_dropout: float = 0.2
     unet_widths: tuple[int, int, int] = (64, 128, 128)  # width helps colour-shape binding (TOYWORLD-NOTES)
     checkpoint_every: int = 100
     export_every: int = 500
@@ -67,6 +70,12 @@ def lr_at(step: int, config: TrainConfig) -> float:
     progress = (step - config.warmup_steps) / max(1, config.unet_steps - config.warmup_steps)
     ratio = config.final_lr_ratio + (1 - config.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return config.unet_lr * ratio
+
+
+def eot_block(ids: torch.Tensor) -> torch.Tensor:
+    """(batch, 77) True from each caption's first [EOT] to the end: SD 1.x pads with [EOT]."""
+    first = (ids == EOT_ID).int().argmax(1, keepdim=True)
+    return torch.arange(ids.shape[1])[None] >= first
 
 
 def ema_decay_at(step: int, config: TrainConfig) -> float:
@@ -162,7 +171,10 @@ def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainCon
         noise = torch.randn_like(x0)
         t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.unet_batch,))
         maps.maps.clear()
-        prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, text_encoder(batch_ids)[0]).sample
+        embeds = text_encoder(batch_ids)[0]
+        zero_eot = torch.from_numpy(rng.random(config.unet_batch) < config.eot_dropout) & ~drop
+        embeds = embeds * ~(zero_eot[:, None] & eot_block(batch_ids))[..., None]
+        prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, embeds).sample
         diffusion = F.mse_loss(prediction, noise)
         grounding = token_grounding_loss(maps.maps, positions[index], masks[index], ~drop)
         loss = diffusion + config.grounding_weight * grounding
