@@ -20,6 +20,7 @@ from skimage.metrics import structural_similarity
 from benchmarks.toyworld_sets import caption, fidelity_prompts, object_pairs, removal_scenes
 
 from editor import Editor
+from editor.editor import REMOVE_PROMPT_TEMPLATE
 from editor.photo_io import from_model, photo_from_any
 from editor.presets import PRESETS
 from editor.sampler import Plan, run_branches
@@ -174,15 +175,17 @@ def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]
 
 
 def preset_rows(editor: Editor, count: int) -> list[Row]:
-    """Real-photo removal with each preset's own settings, on the same scenes as the removal section."""
+    """Real-photo removal with each preset's own settings on the removal scenes, with the scene's caption as the
+    prompt, and the fast preset once more without a caption (the default prompt "a <target>")."""
     scenes, targets = _removal_targets(count)
+    variants = [(f"preset {p}", p, True) for p in PRESETS] + [(f'preset fast, no caption ("{REMOVE_PROMPT_TEMPLATE}")', "fast", False)]
     rows = []
-    for preset in PRESETS:
+    for method, preset, captioned in variants:
         images, started = [], time.perf_counter()
         for scene, target in zip(scenes, targets):
-            result = editor.remove(render(scene), target, prompt=scene.caption, preset=preset, progress=False)
+            result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset=preset, progress=False)
             images.append(np.asarray(result.image.convert("RGB")))
-        rows.append(_removal_row(f"preset {preset}", scenes, targets, images, time.perf_counter() - started))
+        rows.append(_removal_row(method, scenes, targets, images, time.perf_counter() - started))
     return rows
 
 

@@ -13,8 +13,8 @@ def test_quality_sections_produce_rows(tiny_pipe):
     rows += quality.preset_rows(editor, 1)
     assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal"}
     removal = [r.method for r in rows if r.section == "removal"]
-    assert len(removal) == 3 + 2  # with blend, without, negative-prompt baseline; then one row per preset
-    assert removal[-2:] == ["preset quality", "preset fast"]
+    assert len(removal) == 3 + 3  # with blend, without, negative-prompt baseline; one row per preset, fast uncaptioned
+    assert removal[-3:] == ["preset quality", "preset fast", 'preset fast, no caption ("a {target}")']
     for row in rows:
         for value in (row.unwanted_absent, row.wanted_kept, row.exact, row.ssim):
             assert value is None or 0.0 <= value <= 1.0
