@@ -1,6 +1,6 @@
 """Quality on the toy world: does the object go, do the others stay, is the background kept?
 
-    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal,presets]
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal,presets,position]
 
 Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
 """
@@ -189,6 +189,20 @@ def preset_rows(editor: Editor, count: int) -> list[Row]:
     return rows
 
 
+def position_rows(editor: Editor, count: int) -> list[Row]:
+    """The fast preset on the removal scenes with the first, then the last object of the caption as the target:
+    a causal text encoder carries a target into the words after it, which SWR leaves alone."""
+    scenes, _ = _removal_targets(count)
+    rows = []
+    for which, index in (("first", 0), ("last", -1)):
+        targets = [scene.objects[index].name for scene in scenes]
+        images, started = [], time.perf_counter()
+        for scene, target in zip(scenes, targets):
+            images.append(np.asarray(editor.remove(render(scene), target, prompt=scene.caption, preset="fast", progress=False).image.convert("RGB")))
+        rows.append(_removal_row(f"preset fast, target {which} in the caption", scenes, targets, images, time.perf_counter() - started))
+    return rows
+
+
 def _names_array(image: np.ndarray) -> list[str]:
     return [d.name for d in detect(image)]
 
@@ -225,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toyworld")
     parser.add_argument("--count", type=int, default=50, help="prompts or scenes per row")
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal,presets")
+    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal,presets,position")
     parser.add_argument("--inversions", default="null-text,direct,negative-prompt,ddim")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
@@ -242,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += removal_rows(editor, args.count, args.inversions.split(","))
     if "presets" in sections:
         rows += preset_rows(editor, args.count)
+    if "position" in sections:
+        rows += position_rows(editor, args.count)
     table = markdown(rows)
     command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     print(f"\n{table}\n\n`{command.strip()}` on {platform.machine()} / {platform.processor() or 'cpu'}, model {args.model}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -26,7 +27,9 @@ from inversion import invert
 from inversion.common import decode_latents, encode_image, encode_prompt, timesteps_for
 from suppression.config import SuppressionConfig
 from suppression.negation import negated_targets
-from suppression.tokens import locate_tokens
+from suppression.tokens import locate_tokens, words_after
+
+log = logging.getLogger("unwant")
 
 REMOVE_PROMPT_TEMPLATE = "a {target}"  # used when no caption is given: the targets, joined by " and "
 
@@ -67,6 +70,7 @@ class Editor:
         for module in (pipe.unet, pipe.vae, pipe.text_encoder):
             module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
         self._last_inversion = None  # (key, InversionResult) of the latest photo
+        self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
@@ -124,6 +128,14 @@ class Editor:
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
         return negated_targets(prompt) if remove is None else _as_list(remove)
+
+    def _warn_if_not_last(self, prompt: str, targets: list[str]) -> None:
+        """Once per prompt: words after the target weaken the removal (README, Limits: the target's position)."""
+        after = words_after(prompt, targets)
+        if after and (prompt, tuple(targets)) not in self._warned:
+            self._warned.add((prompt, tuple(targets)))
+            log.warning("note: %r is followed by %r in the prompt; the text encoder carries it into those words, which "
+                        "SWR leaves alone, so removal is weaker: put the target at the end of the prompt", ", ".join(targets), " ".join(after))
 
     # -- public calls ------------------------------------------------------------------------------
     def generate(
@@ -218,6 +230,7 @@ class Editor:
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)  # a missing target fails before any work
+        self._warn_if_not_last(prompt, targets)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
             with _stage(timings, "suppress"):

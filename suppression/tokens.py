@@ -73,3 +73,11 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
         for start in starts:
             positions.extend(p for p in range(start, start + len(pieces)) if p not in positions)
     return TokenLayout(length=len(ids), max_length=max_length, target_positions=tuple(sorted(positions)), targets=tuple(targets))
+
+
+def words_after(prompt: str, targets: list[str]) -> list[str]:
+    """The prompt's words after the last occurrence of any target: a causal text encoder carries the target into
+    them, and SWR leaves them untouched (METHOD.md Sec. 1), so some of the target survives there."""
+    lowered = prompt.lower()
+    end = max((lowered.rfind(t.lower().strip()) + len(t.strip()) for t in targets if t.strip().lower() in lowered), default=-1)
+    return prompt_words(prompt[end:]) if end >= 0 else []

@@ -1,5 +1,7 @@
 """UNet call counts of generation and of each removal preset (counts, not times: those are in benchmarks/speed.py)."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,13 @@ def test_an_explicit_empty_target_list_turns_negation_reading_off(editor):
     plain = editor.generate("a red circle without a blue square", remove=[], seed=0, steps=4, progress=False)
     assert auto.targets == ["blue square"] and plain.targets == []
     assert plain.unet_calls.backwards == 0 and auto.unet_calls.backwards > 0
+
+
+def test_a_target_before_other_words_is_warned_about_once(editor, caplog):
+    image = np.full((64, 64, 3), 200, np.uint8)
+    with caplog.at_level(logging.WARNING, logger="unwant"):
+        for _ in range(2):
+            editor.remove(image, "red circle", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False)
+        editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False)
+    notes = [r.getMessage() for r in caplog.records if "end of the prompt" in r.getMessage()]
+    assert len(notes) == 1 and "'and a blue square'" in notes[0]

@@ -132,6 +132,22 @@ def block_singular_values(embeds, positions=POSITIONS):
     return torch.linalg.svdvals(embeds[..., list(positions), :].double())
 
 
+@pytest.mark.parametrize(
+    "prompt, targets, expected",
+    [
+        ("a man with glasses", ["glasses"], []),
+        ("a man with glasses.", ["glasses"], []),  # punctuation is not a word
+        ("a red circle and a blue square", ["red circle"], ["and", "a", "blue", "square"]),
+        ("a Red Circle and a hat", ["red circle", "hat"], []),  # the last target ends the prompt
+        ("a hat, a cat and a hat", ["hat"], []),  # its last occurrence counts
+    ],
+)
+def test_words_after_the_target(prompt, targets, expected):
+    from suppression.tokens import words_after
+
+    assert words_after(prompt, targets) == expected
+
+
 def test_soft_weight_formula():
     s = torch.tensor([0.5, 1.0, 4.0])
     assert torch.allclose(soft_weight(s, 1.0), s * torch.exp(-s))
