@@ -18,8 +18,10 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # the reference algorithm: null-text inversion, 50 steps, 10 ITO iterations at steps 10-19, step size 5
     "quality": Preset("null-text", 50, SuppressionConfig(step_size=5.0)),
-    # no inversion optimisation (direct inversion keeps the source exact), fewer steps and ITO iterations
-    "fast": Preset("direct", 25, SuppressionConfig(step_size=5.0, ito_iterations=3)),
+    # no inversion optimisation (direct inversion keeps the source exact), fewer steps and ITO iterations. Measured on
+    # the toy world's 20 removal scenes: 3 or 10 ITO iterations remove the same; 25 steps removed 0.65, 40 steps 0.80
+    # against quality's 0.85 (the SWR window needs enough steps)
+    "fast": Preset("direct", 40, SuppressionConfig(step_size=5.0, ito_iterations=3)),
 }
 
 
