@@ -36,7 +36,7 @@ class Row:
     samples: int
     unwanted_absent: float | None = None  # share of samples where the detector finds no unwanted object
     wanted_kept: float | None = None  # share where every wanted object is found (colour and shape)
-    exact: float | None = None  # fidelity: exactly the asked objects, nothing else
+    exact: float | None = None  # exactly the asked (fidelity) or the other (removal) objects, nothing else
     psnr: float | None = None  # outside the unwanted object's dilated box, against the input
     ssim: float | None = None
     seconds: float | None = None  # per image
@@ -145,11 +145,13 @@ def _removal_row(method: str, scenes, targets: list[str], images: list[np.ndarra
     found = [_names_array(im) for im in images]
     absent = float(np.mean([t not in f for f, t in zip(found, targets)]))
     kept = float(np.mean([all(o.name in f for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
+    # nothing drawn in the object's place either: exactly the other objects, once each
+    exact = float(np.mean([sorted(f) == sorted(o.name for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
     scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
     psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
     ssim = float(np.mean([q for _, q in scores]))
-    print(f"  {method}: absent {absent:.2f} kept {kept:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
-    return Row("removal", method, len(scenes), absent, kept, psnr=psnr, ssim=ssim, seconds=seconds / len(scenes))
+    print(f"  {method}: absent {absent:.2f} kept {kept:.2f} exact {exact:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
+    return Row("removal", method, len(scenes), absent, kept, exact, psnr=psnr, ssim=ssim, seconds=seconds / len(scenes))
 
 
 def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]:
