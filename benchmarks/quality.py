@@ -176,33 +176,29 @@ def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]
     return rows
 
 
+def _preset_removal_row(editor: Editor, method: str, scenes, targets: list[str], preset: str, captioned: bool = True) -> Row:
+    """Remove each scene's target with one preset's own settings, the scene's caption as the prompt unless not
+    `captioned` (then the default prompt "a <target>")."""
+    images, started = [], time.perf_counter()
+    for scene, target in zip(scenes, targets):
+        result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset=preset, progress=False)
+        images.append(np.asarray(result.image.convert("RGB")))
+    return _removal_row(method, scenes, targets, images, time.perf_counter() - started)
+
+
 def preset_rows(editor: Editor, count: int) -> list[Row]:
-    """Real-photo removal with each preset's own settings on the removal scenes, with the scene's caption as the
-    prompt, and the fast preset once more without a caption (the default prompt "a <target>")."""
+    """Real-photo removal with each preset on the removal scenes, and the fast preset once more without a caption."""
     scenes, targets = _removal_targets(count)
-    variants = [(f"preset {p}", p, True) for p in PRESETS] + [(f'preset fast, no caption ("{REMOVE_PROMPT_TEMPLATE}")', "fast", False)]
-    rows = []
-    for method, preset, captioned in variants:
-        images, started = [], time.perf_counter()
-        for scene, target in zip(scenes, targets):
-            result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset=preset, progress=False)
-            images.append(np.asarray(result.image.convert("RGB")))
-        rows.append(_removal_row(method, scenes, targets, images, time.perf_counter() - started))
-    return rows
+    rows = [_preset_removal_row(editor, f"preset {p}", scenes, targets, p) for p in PRESETS]
+    return rows + [_preset_removal_row(editor, f'preset fast, no caption ("{REMOVE_PROMPT_TEMPLATE}")', scenes, targets, "fast", captioned=False)]
 
 
 def position_rows(editor: Editor, count: int) -> list[Row]:
     """The fast preset on the removal scenes with the first, then the last object of the caption as the target:
     a causal text encoder carries a target into the words after it, which SWR leaves alone."""
     scenes, _ = _removal_targets(count)
-    rows = []
-    for which, index in (("first", 0), ("last", -1)):
-        targets = [scene.objects[index].name for scene in scenes]
-        images, started = [], time.perf_counter()
-        for scene, target in zip(scenes, targets):
-            images.append(np.asarray(editor.remove(render(scene), target, prompt=scene.caption, preset="fast", progress=False).image.convert("RGB")))
-        rows.append(_removal_row(f"preset fast, target {which} in the caption", scenes, targets, images, time.perf_counter() - started))
-    return rows
+    return [_preset_removal_row(editor, f"preset fast, target {which} in the caption", scenes, [s.objects[index].name for s in scenes], "fast")
+            for which, index in (("first", 0), ("last", -1))]
 
 
 def _names_array(image: np.ndarray) -> list[str]:

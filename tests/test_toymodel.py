@@ -85,13 +85,13 @@ def test_remove_through_the_api_returns_a_full_result(toy):
     assert set(result.timings) == {"encode", "invert", "suppress", "decode"}
 
 
-def removal_scores(scenes, targets, images) -> tuple[int, int, list[float]]:
+def removal_scores(scenes, targets, images: list[Image.Image]) -> tuple[int, int, list[float]]:
     """(scenes with the target gone, scenes with every other object kept, PSNR outside the target's box per scene)."""
-    found = [names(Image.fromarray(im) if isinstance(im, np.ndarray) else im) for im in images]
+    arrays = [np.asarray(im.convert("RGB")) for im in images]
+    found = [[d.name for d in detect(a)] for a in arrays]
     absent = sum(t not in f for t, f in zip(targets, found))
     kept = sum(all(o.name in f for o in s.objects if o.name != t) for s, t, f in zip(scenes, targets, found))
-    psnr = [background_scores(render(s), np.asarray(im.convert("RGB")) if isinstance(im, Image.Image) else im, _outside_box_mask(s, t))[0]
-            for s, t, im in zip(scenes, targets, images)]
+    psnr = [background_scores(render(s), a, _outside_box_mask(s, t))[0] for s, t, a in zip(scenes, targets, arrays)]
     return absent, kept, psnr
 
 

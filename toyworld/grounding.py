@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 
-from suppression.attention import RecordingAttnProcessor
 from toyworld.world import CANVAS, Scene, object_mask
 
 MAX_OBJECTS = 3
@@ -39,21 +38,20 @@ def grounding_targets(scenes: list[Scene]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class CrossAttentionMaps:
-    """Collects each cross-attention layer's head-averaged probabilities (batch, pixels, tokens), with gradient."""
+    """Collects the head-averaged probabilities (batch, pixels, tokens), with gradient, of the `layers` that
+    suppression.attention.recording_attention installs its recording processors on."""
 
-    def __init__(self):
+    def __init__(self, layers: list[str]):
+        self.layers = set(layers)
         self.maps: list[torch.Tensor] = []
 
     def report(self, name: str, probs: torch.Tensor, heads: int, is_cross: bool) -> None:
         self.maps.append(probs.unflatten(0, (-1, heads)).mean(1))
 
 
-def install_recorders(unet: UNet2DConditionModel) -> CrossAttentionMaps:
-    """Record every down/up cross-attention layer (the 4 x 4 middle block is too coarse for a 7 px object)."""
-    store = CrossAttentionMaps()
-    unet.set_attn_processor({name: RecordingAttnProcessor(store, name) if "attn2" in name and not name.startswith("mid_block") else proc
-                             for name, proc in unet.attn_processors.items()})
-    return store
+def grounded_layers(unet: UNet2DConditionModel) -> list[str]:
+    """Every down/up cross-attention layer (the 4 x 4 middle block is too coarse for a 7 px object)."""
+    return [name for name in unet.attn_processors if "attn2" in name and not name.startswith("mid_block")]
 
 
 def token_grounding_loss(maps: list[torch.Tensor], positions: torch.Tensor, masks: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,8 @@ from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
 from toyworld.architecture import BPE_DIR, EOT_ID, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
-from toyworld.grounding import grounding_targets, install_recorders, token_grounding_loss
+from suppression.attention import recording_attention
+from toyworld.grounding import CrossAttentionMaps, grounded_layers, grounding_targets, token_grounding_loss
 from toyworld.world import Scene, render, sample_scene
 
 
@@ -140,12 +141,13 @@ def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainCon
     latents = latents * scaling
     torch.manual_seed(config.seed)
     unet, text_encoder = init if init else (make_unet(config.unet_widths), make_text_encoder())
-    unet.train(), text_encoder.train()
+    unet.train()
+    text_encoder.train()
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=config.unet_lr, weight_decay=0.01)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     ema_params = list(ema_unet.parameters()) + list(ema_text.parameters())
-    maps = install_recorders(unet)  # after the EMA copy: the exported weights keep diffusers' own processors
+    maps = CrossAttentionMaps(grounded_layers(unet))
     step = 0
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -160,44 +162,45 @@ def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainCon
     rng = np.random.default_rng(config.seed + 2 + step)
     bar = tqdm(range(step, config.unet_steps), desc="unet", initial=step, total=config.unet_steps, mininterval=10)
     started, running = time.time(), None
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, config)
-        index = torch.from_numpy(rng.integers(0, len(latents), config.unet_batch))
-        batch_ids = ids[index].clone()
-        drop = torch.from_numpy(rng.random(config.unet_batch) < config.caption_dropout)
-        batch_ids[drop] = empty
-        x0 = latents[index]
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.unet_batch,))
-        maps.maps.clear()
-        embeds = text_encoder(batch_ids)[0]
-        zero_eot = torch.from_numpy(rng.random(config.unet_batch) < config.eot_dropout) & ~drop
-        embeds = embeds * ~(zero_eot[:, None] & eot_block(batch_ids))[..., None]
-        prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, embeds).sample
-        diffusion = F.mse_loss(prediction, noise)
-        grounding = token_grounding_loss(maps.maps, positions[index], masks[index], ~drop)
-        loss = diffusion + config.grounding_weight * grounding
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, params, 1 - ema_decay_at(step, config))
-        now = np.array([diffusion.item(), grounding.item()])
-        running = now if running is None else 0.98 * running + 0.02 * now
-        if step % config.log_every == 0:
-            rate = (time.time() - started) / max(1, step + 1 - bar.initial)
-            tqdm.write(f"unet step {step} diffusion {now[0]:.4f} avg {running[0]:.4f} grounding {now[1]:.3f} avg {running[1]:.3f}"
-                       f" lr {lr_at(step, config):.2e} {rate:.2f} s/step")
-        done = step + 1
-        if done % config.checkpoint_every == 0 or done == config.unet_steps:
-            state = {"unet": unet.state_dict(), "text": text_encoder.state_dict(), "ema_unet": ema_unet.state_dict(),
-                     "ema_text": ema_text.state_dict(), "optimizer": opt.state_dict(), "step": done, "rng": torch.get_rng_state()}
-            _atomic_save(state, ckpt)
-        if done % config.export_every == 0 or done == config.unet_steps:
-            export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done, "init_from": init_note})
-            tqdm.write(f"exported {out} at unet step {done}")
+    with recording_attention(unet, maps):  # the grounding loss reads every cross-attention layer's maps
+        for step in bar:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, config)
+            index = torch.from_numpy(rng.integers(0, len(latents), config.unet_batch))
+            batch_ids = ids[index].clone()
+            drop = torch.from_numpy(rng.random(config.unet_batch) < config.caption_dropout)
+            batch_ids[drop] = empty
+            x0 = latents[index]
+            noise = torch.randn_like(x0)
+            t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.unet_batch,))
+            maps.maps.clear()
+            embeds = text_encoder(batch_ids)[0]
+            zero_eot = torch.from_numpy(rng.random(config.unet_batch) < config.eot_dropout) & ~drop
+            embeds = embeds * ~(zero_eot[:, None] & eot_block(batch_ids))[..., None]
+            prediction = unet(noise_scheduler.add_noise(x0, noise, t), t, embeds).sample
+            diffusion = F.mse_loss(prediction, noise)
+            grounding = token_grounding_loss(maps.maps, positions[index], masks[index], ~drop)
+            loss = diffusion + config.grounding_weight * grounding
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            opt.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(ema_params, params, 1 - ema_decay_at(step, config))
+            now = np.array([diffusion.item(), grounding.item()])
+            running = now if running is None else 0.98 * running + 0.02 * now
+            if step % config.log_every == 0:
+                rate = (time.time() - started) / max(1, step + 1 - bar.initial)
+                tqdm.write(f"unet step {step} diffusion {now[0]:.4f} avg {running[0]:.4f} grounding {now[1]:.3f} avg {running[1]:.3f}"
+                           f" lr {lr_at(step, config):.2e} {rate:.2f} s/step")
+            done = step + 1
+            if done % config.checkpoint_every == 0 or done == config.unet_steps:
+                state = {"unet": unet.state_dict(), "text": text_encoder.state_dict(), "ema_unet": ema_unet.state_dict(),
+                         "ema_text": ema_text.state_dict(), "optimizer": opt.state_dict(), "step": done, "rng": torch.get_rng_state()}
+                _atomic_save(state, ckpt)
+            if done % config.export_every == 0 or done == config.unet_steps:
+                export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done, "init_from": init_note})
+                tqdm.write(f"exported {out} at unet step {done}")
 
 
 def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
