@@ -176,12 +176,12 @@ def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]
     return rows
 
 
-def _preset_removal_row(editor: Editor, method: str, scenes, targets: list[str], preset: str, captioned: bool = True) -> Row:
-    """Remove each scene's target with one preset's own settings, the scene's caption as the prompt unless not
-    `captioned` (then the default prompt "a <target>")."""
+def _preset_removal_row(editor: Editor, method: str, scenes, targets: list[str], preset: str, captioned: bool = True, **options) -> Row:
+    """Remove each scene's target with one preset's own settings (and `options` over its suppression settings), the
+    scene's caption as the prompt unless not `captioned` (then the default prompt "a <target>")."""
     images, started = [], time.perf_counter()
     for scene, target in zip(scenes, targets):
-        result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset=preset, progress=False)
+        result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset=preset, progress=False, **options)
         images.append(np.asarray(result.image.convert("RGB")))
     return _removal_row(method, scenes, targets, images, time.perf_counter() - started)
 
@@ -194,11 +194,14 @@ def preset_rows(editor: Editor, count: int) -> list[Row]:
 
 
 def position_rows(editor: Editor, count: int) -> list[Row]:
-    """The fast preset on the removal scenes with the first, then the last object of the caption as the target:
-    a causal text encoder carries a target into the words after it, which SWR leaves alone."""
+    """The fast preset on the removal scenes with the first, then the last object of the caption as the target; the
+    first once more with the paper's SWR rows only: a causal text encoder carries a target into the words after it."""
     scenes, _ = _removal_targets(count)
-    return [_preset_removal_row(editor, f"preset fast, target {which} in the caption", scenes, [s.objects[index].name for s in scenes], "fast")
-            for which, index in (("first", 0), ("last", -1))]
+    first, last = [s.objects[0].name for s in scenes], [s.objects[-1].name for s in scenes]
+    return [_preset_removal_row(editor, "preset fast, target first in the caption", scenes, first, "fast"),
+            _preset_removal_row(editor, "preset fast, target first, paper's SWR rows (target + [EOT] only)", scenes, first, "fast",
+                                suppress_words_after=False),
+            _preset_removal_row(editor, "preset fast, target last in the caption", scenes, last, "fast")]
 
 
 def _names_array(image: np.ndarray) -> list[str]:

@@ -129,13 +129,13 @@ class Editor:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
         return negated_targets(prompt) if remove is None else _as_list(remove)
 
-    def _warn_if_not_last(self, prompt: str, targets: list[str]) -> None:
-        """Once per prompt: words after the target weaken the removal (README, Limits: the target's position)."""
+    def _warn_if_not_last(self, prompt: str, targets: list[str], config: SuppressionConfig) -> None:
+        """Once per prompt, with the paper's SWR rows only: words after the target weaken the removal."""
         after = words_after(prompt, targets)
-        if after and (prompt, tuple(targets)) not in self._warned:
+        if after and not config.suppress_words_after and (prompt, tuple(targets)) not in self._warned:
             self._warned.add((prompt, tuple(targets)))
             log.warning("note: %r is followed by %r in the prompt; the text encoder carries it into those words, which "
-                        "SWR leaves alone, so removal is weaker: put the target at the end of the prompt", ", ".join(targets), " ".join(after))
+                        "suppress_words_after=False leaves alone, so removal is weaker: put the target at the end of the prompt", ", ".join(targets), " ".join(after))
 
     # -- public calls ------------------------------------------------------------------------------
     def generate(
@@ -230,7 +230,7 @@ class Editor:
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)  # a missing target fails before any work
-        self._warn_if_not_last(prompt, targets)
+        self._warn_if_not_last(prompt, targets, config)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
             with _stage(timings, "suppress"):

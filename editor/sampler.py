@@ -53,7 +53,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
     map_size = (x_T.shape[-2] // factor, x_T.shape[-1] // factor)
     etas = step_sizes(config.step_size, steps)
     # the SWR embedding depends only on the prompt: computed once, every ITO step restarts from this same copy
-    c_swr = soft_weighted_regularization(plan.cond, layout.suppressed_positions, config.alpha) if layout is not None else None
+    c_swr = soft_weighted_regularization(plan.cond, layout.swr_positions(config.suppress_words_after), config.alpha) if layout is not None else None
     z = z_hat = x_T.float()
     target_sum = torch.zeros(map_size)
     suppressed_sum = torch.zeros(map_size)

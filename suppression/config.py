@@ -22,6 +22,9 @@ class SuppressionConfig:
     retain_pixel_threshold: float = 0.95  # wanted words' pixels: cross-attention above 0.95 x max
     attention_factor: int | None = None  # maps at latent/attention_factor; None derives it from the UNet (SD: 4)
     optimize: bool = True  # False: SWR only, no ITO
+    # a causal encoder carries the target into every later word; SWR over those rows too removes a target that is
+    # not last in the caption (toy model, target first: 0.50 -> 1.00 gone). False: the paper's target + [EOT] rows
+    suppress_words_after: bool = True
 
     def with_(self, **changes) -> "SuppressionConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

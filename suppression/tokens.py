@@ -38,8 +38,18 @@ class TokenLayout:
 
     @property
     def suppressed_positions(self) -> tuple[int, ...]:
-        """The columns of the SWR matrix: the unwanted words' pieces and the whole [EOT] block."""
+        """The columns of the paper's SWR matrix: the unwanted words' pieces and the whole [EOT] block."""
         return self.target_positions + self.eot_positions
+
+    @property
+    def following_positions(self) -> tuple[int, ...]:
+        """The other words after the first target piece: a causal encoder has carried the target into them too."""
+        first = min(self.target_positions)
+        return tuple(p for p in self.word_positions if p > first and p not in self.target_positions)
+
+    def swr_positions(self, words_after: bool = True) -> tuple[int, ...]:
+        """SWR's columns: every row that has seen the target (`words_after`), or the paper's target + [EOT] rows."""
+        return self.target_positions + (self.following_positions if words_after else ()) + self.eot_positions
 
 
 def _pieces(tokenizer, text: str) -> list[int]:
@@ -77,7 +87,7 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
 
 def words_after(prompt: str, targets: list[str]) -> list[str]:
     """The prompt's words after the last occurrence of any target: a causal text encoder carries the target into
-    them, and SWR leaves them untouched (METHOD.md Sec. 1), so some of the target survives there."""
+    them, and the paper's SWR leaves them untouched (METHOD.md Sec. 1), so some of the target survives there."""
     lowered = prompt.lower()
     end = max((lowered.rfind(t.lower().strip()) + len(t.strip()) for t in targets if t.strip().lower() in lowered), default=-1)
     return prompt_words(prompt[end:]) if end >= 0 else []

@@ -13,9 +13,11 @@ def test_quality_sections_produce_rows(tiny_pipe):
     rows += quality.preset_rows(editor, 1) + quality.position_rows(editor, 1)
     assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal"}
     removal = [r.method for r in rows if r.section == "removal"]
-    assert len(removal) == 3 + 3 + 2  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
+    assert len(removal) == 3 + 3 + 3  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
     assert removal[3:] == ["preset quality", "preset fast", 'preset fast, no caption ("a {target}")',
-                           "preset fast, target first in the caption", "preset fast, target last in the caption"]
+                           "preset fast, target first in the caption",
+                           "preset fast, target first, paper's SWR rows (target + [EOT] only)",
+                           "preset fast, target last in the caption"]
     for row in rows:
         for value in (row.unwanted_absent, row.wanted_kept, row.exact, row.ssim):
             assert value is None or 0.0 <= value <= 1.0

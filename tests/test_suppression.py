@@ -82,6 +82,15 @@ def test_several_targets_and_their_kept_complement(sd1_tokenizer):
     assert layout.suppressed_positions == layout.target_positions + layout.eot_positions
     assert not set(layout.kept_positions) & set(layout.suppressed_positions)
     assert 0 not in layout.suppressed_positions  # [SOT] is never touched
+    # words after the first target have seen it through the causal encoder: "and a" between the two targets
+    assert pieces(sd1_tokenizer, ids, layout.following_positions) == ["and</w>", "a</w>"]
+    assert layout.swr_positions(words_after=False) == layout.suppressed_positions
+    assert sorted(layout.swr_positions()) == list(range(layout.target_positions[0], 77))
+
+
+def test_a_last_target_has_no_following_words(sd1_tokenizer):
+    layout = locate_tokens(sd1_tokenizer, "a red circle and a blue square", "blue square")
+    assert layout.following_positions == () and layout.swr_positions() == layout.suppressed_positions
 
 
 def test_repeated_occurrences_are_all_located(sd1_tokenizer):

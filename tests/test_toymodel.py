@@ -105,6 +105,19 @@ def test_removal_takes_the_object_away_and_keeps_the_rest(toy):
     assert np.median(psnr) >= 35.0, psnr
 
 
+def test_a_target_first_in_the_caption_is_removed_through_the_words_after_it(toy):
+    scenes = removal_scenes(8)  # the first 8 of the benchmark's scenes
+    targets = [scene.objects[0].name for scene in scenes]  # the causal encoder carries it into every later word
+
+    def edit(**options):
+        return [toy.remove(render(s), t, prompt=s.caption, preset="fast", progress=False, **options).image for s, t in zip(scenes, targets)]
+
+    absent, kept, psnr = removal_scores(scenes, targets, edit())
+    papers_absent, _, _ = removal_scores(scenes, targets, edit(suppress_words_after=False))  # target + [EOT] rows only
+    assert absent >= 7 and kept >= 7 and np.median(psnr) >= 35.0, (absent, kept, psnr)
+    assert papers_absent <= absent - 2, (papers_absent, absent)
+
+
 def test_default_preset_removes_through_the_cli(tmp_path):
     from cli import main
 
