@@ -122,7 +122,7 @@ def test_default_preset_removes_through_the_cli(tmp_path):
     from cli import main
 
     scene = removal_scenes(1, seed=47)[0]
-    target = scene.objects[-1].name  # last in the caption: earlier targets survive in the words after them (README)
+    target = scene.objects[-1].name  # last in the caption, as in the README's quick start
     Image.fromarray(render(scene)).save(tmp_path / "scene.png")
     result = CliRunner().invoke(main, [str(tmp_path / "scene.png"), "--remove", target, "--prompt", scene.caption,
                                        "--model", "toyworld", "--quiet", "--report", str(tmp_path / "report.json")])
