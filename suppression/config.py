@@ -1,4 +1,5 @@
-"""Every knob of the suppression method in one place, defaults as in the reference code (sen-mao/SuppressEOT)."""
+"""Every knob of the suppression method in one place, defaults as in the reference code (sen-mao/SuppressEOT) except
+`suppress_words_after`, which widens SWR beyond the paper's rows (see its comment)."""
 
 from __future__ import annotations
 

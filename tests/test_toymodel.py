@@ -95,11 +95,15 @@ def removal_scores(scenes, targets, images: list[Image.Image]) -> tuple[int, int
     return absent, kept, psnr
 
 
+def remove_with_captions(toy, scenes, targets, **options) -> list[Image.Image]:
+    """Each scene's target removed with the fast preset, the scene's caption as the prompt."""
+    return [toy.remove(render(s), t, prompt=s.caption, preset="fast", progress=False, **options).image for s, t in zip(scenes, targets)]
+
+
 def test_removal_takes_the_object_away_and_keeps_the_rest(toy):
     scenes = removal_scenes(6, seed=31)
     targets = [scene.objects[-1].name for scene in scenes]
-    edited = [toy.remove(render(s), t, prompt=s.caption, preset="fast", progress=False).image for s, t in zip(scenes, targets)]
-    absent, kept, psnr = removal_scores(scenes, targets, edited)
+    absent, kept, psnr = removal_scores(scenes, targets, remove_with_captions(toy, scenes, targets))
     assert absent >= 5 and kept >= 5, (absent, kept)
     # outside the object's box (+4 px) the blend leaves the input's own pixels: 35 dB is an RMS error of 4.5 levels
     assert np.median(psnr) >= 35.0, psnr
@@ -108,12 +112,9 @@ def test_removal_takes_the_object_away_and_keeps_the_rest(toy):
 def test_a_target_first_in_the_caption_is_removed_through_the_words_after_it(toy):
     scenes = removal_scenes(8)  # the first 8 of the benchmark's scenes
     targets = [scene.objects[0].name for scene in scenes]  # the causal encoder carries it into every later word
-
-    def edit(**options):
-        return [toy.remove(render(s), t, prompt=s.caption, preset="fast", progress=False, **options).image for s, t in zip(scenes, targets)]
-
-    absent, kept, psnr = removal_scores(scenes, targets, edit())
-    papers_absent, _, _ = removal_scores(scenes, targets, edit(suppress_words_after=False))  # target + [EOT] rows only
+    absent, kept, psnr = removal_scores(scenes, targets, remove_with_captions(toy, scenes, targets))
+    papers_rows = remove_with_captions(toy, scenes, targets, suppress_words_after=False)  # target + [EOT] rows only
+    papers_absent, _, _ = removal_scores(scenes, targets, papers_rows)
     assert absent >= 7 and kept >= 7 and np.median(psnr) >= 35.0, (absent, kept, psnr)
     assert papers_absent <= absent - 2, (papers_absent, absent)
 
