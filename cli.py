@@ -72,7 +72,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
     """
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # optional-dependency notices are not for our users
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    from editor.errors import UnwantError
+    from sd.errors import UnwantError
 
     logging.basicConfig(level=logging.WARNING if options["quiet"] else logging.INFO, format="%(message)s")
     try:

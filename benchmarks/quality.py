@@ -24,7 +24,7 @@ from editor.editor import REMOVE_PROMPT_TEMPLATE
 from editor.photo_io import from_model, photo_from_any
 from editor.presets import PRESETS
 from editor.sampler import Plan, run_branches
-from inversion.common import encode_prompt
+from sd.text import encode_prompt
 from toyworld.detector import detect
 from toyworld.world import render
 
@@ -216,7 +216,7 @@ def _negative_prompt_removal(editor: Editor, image, scene, target: str, inversio
     inverted, _ = editor.invert_photo(z0, encode_prompt(editor.pipe, scene.caption), inversion, 50, 7.5, False)
     others = caption([o.name for o in scene.objects if o.name != target])
     negative = encode_prompt(editor.pipe, f"a {target}")
-    plan = Plan(inverted.timesteps, encode_prompt(editor.pipe, others), [negative] * len(inverted.timesteps), inverted.guidance)
+    plan = Plan(inverted.steps, encode_prompt(editor.pipe, others), [negative] * inverted.steps, inverted.guidance)
     branches = run_branches(editor.pipe, inverted.x_T, plan, progress=False)
     return SimpleNamespace(image=from_model(editor.decode(branches.original), photo.size), timings={"invert": inverted.seconds})
 

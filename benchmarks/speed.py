@@ -32,7 +32,7 @@ def _task(name: str, editor, image, steps: int):
     """The callable a row times."""
 
     from inversion import invert
-    from inversion.common import encode_prompt
+    from sd.text import encode_prompt
 
     prompt, target = "a red circle and a blue square", "blue square"
     if name.startswith("plain"):
@@ -55,7 +55,7 @@ def _measure(name: str, model: str, device: str | None, dtype: str | None, repea
     import torch
 
     from editor import Editor
-    from editor.unet_counter import UNetCallCounter
+    from sd.calls import UNetCallCounter
     from toyworld.world import SceneObject, Scene, render
 
     editor = Editor.from_pretrained(model, device=device, dtype=dtype)

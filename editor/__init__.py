@@ -1,19 +1,6 @@
-"""unwant's editor: load a model once, then generate, reconstruct or remove objects.
+"""unwant's editor: load a model once, then generate, reconstruct or remove objects."""
 
-`Editor` and `EditResult` load on first use, so `import editor.errors` (and the CLI's --help) stay light and
-`inversion` can import `editor.errors` without a cycle.
-"""
+from editor.editor import Editor
+from editor.result import EditResult
 
 __all__ = ["EditResult", "Editor"]
-
-
-def __getattr__(name: str):
-    if name == "Editor":
-        from editor.editor import Editor
-
-        return Editor
-    if name == "EditResult":
-        from editor.result import EditResult
-
-        return EditResult
-    raise AttributeError(f"module 'editor' has no attribute {name!r}")

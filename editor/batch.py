@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from editor.photo_io import find_images, write_image
 from editor.report import append_jsonl, record
 from editor.result import EditResult

@@ -10,7 +10,7 @@ from PIL import Image
 
 from editor.batch import run_batch
 from editor.editor import Editor
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from editor.figures import attention_figure, side_by_side
 from editor.masks import MaskConfig
 from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, read_photo, write_image

@@ -15,16 +15,17 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from editor.loading import DEFAULT_MODEL, load_pipeline
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
-from editor.presets import preset_settings
+from editor.presets import Preset, preset_settings
 from editor.result import EditResult
 from editor.sampler import Plan, run_branches
-from editor.unet_counter import UNetCallCounter, UNetCalls
+from sd.calls import UNetCallCounter, UNetCalls
 from inversion import invert
-from inversion.common import decode_latents, encode_image, encode_prompt, timesteps_for
+from sd.text import encode_prompt, warn_if_truncated
+from sd.vae import decode_latents, encode_image
 from suppression.config import SuppressionConfig
 from suppression.negation import negated_targets
 from suppression.tokens import locate_tokens, words_after
@@ -92,10 +93,12 @@ class Editor:
         return self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor
 
     def prepare_latents(self, seed: int, height: int, width: int) -> torch.Tensor:
-        """x_T from a CPU generator, so one seed gives one image on every device."""
+        """x_T from a CPU generator, so one seed gives one image on every device.
+
+        Unit variance: DDIM's start, whatever the shipped scheduler's init_noise_sigma (Euler's is about 14.6)."""
         generator = torch.Generator("cpu").manual_seed(seed)
         shape = (1, self.pipe.unet.config.in_channels, height // self.pipe.vae_scale_factor, width // self.pipe.vae_scale_factor)
-        return torch.randn(shape, generator=generator).to(self.device) * self.pipe.scheduler.init_noise_sigma
+        return torch.randn(shape, generator=generator).to(self.device)
 
     def encode_photo(self, photo: Photo) -> tuple[torch.Tensor, Image.Image]:
         """The photo resized for the model, and its VAE latent z_0."""
@@ -107,27 +110,38 @@ class Editor:
         image = decode_latents(self.pipe, z)[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(np.round((image + 1) * 127.5).clip(0, 255).astype(np.uint8))
 
-    def prepare_inversion(self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict):
+    def prepare_inversion(
+        self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict, null_text_iterations: int = 10
+    ):
         """Encode the photo and the prompt, then invert (cached): the shared start of reconstruct and remove."""
         with _stage(timings, "encode"):
             z0, _ = self.encode_photo(photo)
             cond = encode_prompt(self.pipe, prompt)
-        inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress)
+        inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress, null_text_iterations)
         timings["invert"] = inverted.seconds  # its cost even when reused from the cache
         return cond, inverted, cached
 
-    def invert_photo(self, z0: torch.Tensor, cond: torch.Tensor, method: str, steps: int, guidance: float, progress: bool):
+    def invert_photo(
+        self, z0: torch.Tensor, cond: torch.Tensor, method: str, steps: int, guidance: float, progress: bool, null_text_iterations: int = 10
+    ):
         """Invert z_0 under the prompt; the last inversion is kept, so editing one photo again skips it."""
-        key = (hashlib.sha1(z0.cpu().numpy().tobytes() + cond.cpu().float().numpy().tobytes()).hexdigest(), method, steps, guidance)
+        digest = hashlib.sha1(z0.cpu().numpy().tobytes() + cond.cpu().float().numpy().tobytes()).hexdigest()
+        key = (digest, method, steps, guidance, null_text_iterations if method == "null-text" else None)
         if self._last_inversion is not None and self._last_inversion[0] == key:
             return self._last_inversion[1], True
-        inverted = invert(self.pipe, z0, cond, method=method, steps=steps, guidance=guidance, progress=progress)
+        inverted = invert(self.pipe, z0, cond, method=method, steps=steps, guidance=guidance, progress=progress, null_text_iterations=null_text_iterations)
         self._last_inversion = (key, inverted)
         return inverted, False
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
         return negated_targets(prompt) if remove is None else _as_list(remove)
+
+    def _check_prompt(self, prompt: str) -> None:
+        """Once per prompt: say where a prompt longer than the text encoder reads is cut."""
+        if (prompt, ()) not in self._warned:
+            self._warned.add((prompt, ()))
+            warn_if_truncated(self.pipe.tokenizer, prompt)
 
     def _warn_if_not_last(self, prompt: str, targets: list[str], config: SuppressionConfig) -> None:
         """Once per prompt, with the paper's SWR rows only: words after the target weaken the removal."""
@@ -156,13 +170,14 @@ class Editor:
         targets = self.resolve_targets(prompt, remove)
         config = (config or SuppressionConfig()).with_(**options)
         timings: dict[str, float] = {}
+        self._check_prompt(prompt)
         with UNetCallCounter(self.pipe.unet) as calls:
             with _stage(timings, "encode"):
                 layout = locate_tokens(self.pipe.tokenizer, prompt, targets) if targets else None
                 cond = encode_prompt(self.pipe, prompt)
                 uncond = encode_prompt(self.pipe, negative_prompt or "")
                 size = self.native_size
-                plan = Plan(timesteps_for(self.pipe, steps), cond, [uncond] * steps, guidance, layout, config)
+                plan = Plan(steps, cond, [uncond] * steps, guidance, layout, config)
             with _stage(timings, "denoise"):
                 branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
             with _stage(timings, "decode"):
@@ -189,11 +204,11 @@ class Editor:
         photo = photo_from_any(image)
         prompt = prompt or ""
         timings: dict[str, float] = {}
+        self._check_prompt(prompt)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
             with _stage(timings, "denoise"):
-                plan = Plan(inverted.timesteps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=inverted.latents if inverted.snaps_to_pivots else None)
-                branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+                branches = run_branches(self.pipe, inverted.x_T, Plan.from_inversion(inverted, cond), progress)
             with _stage(timings, "decode"):
                 output = finish(from_model(self.decode(branches.original), photo.size), photo)
         calls = _with_inversion(calls, inverted, cached)
@@ -207,7 +222,7 @@ class Editor:
         *,
         prompt: str | None = None,
         seed: int | None = None,
-        preset: str = "quality",
+        preset: str | Preset = "quality",
         inversion: str | None = None,
         steps: int | None = None,
         guidance: float = 7.5,
@@ -230,20 +245,12 @@ class Editor:
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)  # a missing target fails before any work
+        self._check_prompt(prompt)
         self._warn_if_not_last(prompt, targets, config)
         with UNetCallCounter(self.pipe.unet) as calls:
-            cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
+            cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings, settings.null_text_iterations)
             with _stage(timings, "suppress"):
-                plan = Plan(
-                    inverted.timesteps,
-                    cond,
-                    inverted.uncond_embeddings,
-                    inverted.guidance,
-                    layout,
-                    config,
-                    pivots=inverted.latents if inverted.snaps_to_pivots else None,
-                    mask=mask_config if blend else None,
-                )
+                plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config if blend else None)
                 branches = run_branches(self.pipe, inverted.x_T, plan, progress)
             with _stage(timings, "decode"):
                 edited = from_model(self.decode(branches.suppressed), photo.size)

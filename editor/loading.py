@@ -12,7 +12,7 @@ from diffusers import DiffusionPipeline, StableDiffusionPipeline
 from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from editor.memory import apply_memory_options
 
 log = logging.getLogger("unwant")

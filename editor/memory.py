@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 
 MEMORY_OPTIONS = ("attention-slicing", "vae-slicing", "vae-tiling", "offload")
 

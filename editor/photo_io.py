@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
 

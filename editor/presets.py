@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from suppression.config import SuppressionConfig
 
 
 @dataclass(frozen=True)
 class Preset:
-    inversion: str
-    steps: int
+    """A removal recipe; pass one to `Editor.remove(preset=...)` for a trade-off of your own."""
+
+    inversion: str  # "null-text", "direct", "negative-prompt" or "ddim"
+    steps: int  # DDIM steps, for the inversion and the resampling alike
     suppression: SuppressionConfig = field(default_factory=SuppressionConfig)
+    null_text_iterations: int = 10  # Adam steps per timestep, at most (null-text stops early on a small loss)
 
 
 PRESETS: dict[str, Preset] = {
@@ -25,7 +28,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset_settings(name: str) -> Preset:
+def preset_settings(name: str | Preset) -> Preset:
+    """The named preset, or `name` itself when it is a Preset."""
+    if isinstance(name, Preset):
+        return name
     if name not in PRESETS:
         raise UnwantError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from editor.unet_counter import UNetCalls
+from sd.calls import UNetCalls
 
 
 @dataclass

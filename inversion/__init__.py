@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from editor.errors import UnwantError
-from inversion.common import InversionResult
+from inversion.result import InversionResult
 from inversion.ddim import invert_ddim
 from inversion.direct import invert_direct
 from inversion.negative_prompt import invert_negative_prompt
 from inversion.null_text import invert_null_text
+from sd.errors import UnwantError
 
 METHODS = {
     "ddim": invert_ddim,
@@ -27,10 +27,11 @@ def invert(
     steps: int = 50,
     guidance: float = 7.5,
     progress: bool = True,
+    null_text_iterations: int = 10,
 ) -> InversionResult:
     """Invert the latent z0 of a real photo with the named method (METHOD.md, Sec. 3)."""
     if method not in METHODS:
         raise UnwantError(f"unknown inversion method {method!r}: choose one of {', '.join(METHODS)}")
-    if method == "null-text":  # the only one slow enough for a progress bar
-        return invert_null_text(pipe, z0, prompt_embeds, steps=steps, guidance=guidance, progress=progress)
+    if method == "null-text":  # the only one slow enough for a progress bar, and the only one with iterations
+        return invert_null_text(pipe, z0, prompt_embeds, steps=steps, guidance=guidance, inner_steps=null_text_iterations, progress=progress)
     return METHODS[method](pipe, z0, prompt_embeds, steps=steps, guidance=guidance)

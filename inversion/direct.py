@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from inversion.common import InversionResult
+from inversion.result import InversionResult
 from inversion.ddim import pivot_inversion
 
 

@@ -56,12 +56,12 @@ class AttentionStore:
             raise StopForward
 
     def cross(self) -> torch.Tensor:
-        """(batch, pixels, tokens) cross-attention, averaged over the recorded layers."""
-        return torch.stack(self._cross).mean(0)
+        """(batch, pixels, tokens) cross-attention, averaged over the recorded layers, float32 (the losses' precision)."""
+        return torch.stack(self._cross).float().mean(0)
 
     def self_attention(self) -> torch.Tensor:
-        """(batch, pixels, pixels) self-attention, averaged over the recorded layers."""
-        return torch.stack(self._self).mean(0)
+        """(batch, pixels, pixels) self-attention, averaged over the recorded layers, float32."""
+        return torch.stack(self._self).float().mean(0)
 
 
 def _forward_order(name: str) -> tuple[int, int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,6 @@ class TokenLayout:
     length: int  # n: tokens of the prompt including [SOT] and the first [EOT]
     max_length: int  # padded length, 77 for SD
     target_positions: tuple[int, ...]  # every BPE piece of every target word, in order
-    targets: tuple[str, ...]
 
     @property
     def eot_positions(self) -> tuple[int, ...]:
@@ -52,14 +51,49 @@ class TokenLayout:
         return self.target_positions + (self.following_positions if words_after else ()) + self.eot_positions
 
 
-def _pieces(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False).input_ids
+COMPOUND_PREFIX = 3  # letters a compound's first part needs at least: "sun|glasses" is one, "t|hat" and "c|hat" are not
 
 
-def _find(sequence: list[int], pieces: list[int]) -> list[int]:
-    """Start indexes of every occurrence of `pieces` in `sequence`."""
-    k = len(pieces)
-    return [i for i in range(len(sequence) - k + 1) if sequence[i : i + k] == pieces]
+@dataclass(frozen=True)
+class Word:
+    start: int  # position of its first piece in the token sequence
+    end: int  # one past its last piece
+    text: str
+
+
+def words_of(tokenizer, ids: list[int]) -> list[Word]:
+    """The words of a token sequence: CLIP's BPE ends the last piece of each word with "</w>"."""
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    special = set(tokenizer.all_special_ids)
+    words: list[Word] = []
+    start = None
+    for i, (token, piece) in enumerate(zip(ids, pieces)):
+        if token in special:
+            start = None
+            continue
+        start = i if start is None else start
+        if piece.endswith("</w>") or i + 1 == len(ids) or ids[i + 1] in special:
+            words.append(Word(start, i + 1, tokenizer.decode(ids[start : i + 1]).strip().lower()))
+            start = None
+    return words
+
+
+def _word_matches(word: str, target_word: str, vocabulary: dict) -> bool:
+    """The word itself, or a compound that ends with it and whose first part is a word too ("eyeglasses", "sunglasses")."""
+    if word == target_word:
+        return True
+    prefix = word[: -len(target_word)]
+    return word.endswith(target_word) and len(prefix) >= COMPOUND_PREFIX and f"{prefix}</w>" in vocabulary
+
+
+def _occurrences(prompt_words: list[Word], target_words: list[str], vocabulary: dict) -> list[list[Word]]:
+    """Every run of prompt words that matches the target's words, each one whole or as the end of a compound."""
+    k = len(target_words)
+    return [
+        prompt_words[i : i + k]
+        for i in range(len(prompt_words) - k + 1)
+        if all(_word_matches(w.text, t, vocabulary) for w, t in zip(prompt_words[i : i + k], target_words))
+    ]
 
 
 def prompt_words(prompt: str) -> list[str]:
@@ -67,22 +101,31 @@ def prompt_words(prompt: str) -> list[str]:
 
 
 def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayout:
-    """Positions of every BPE piece of each target (case-insensitive) and the prompt's [EOT] block."""
+    """Positions of every piece of every word that each target names (case-insensitive), and the [EOT] block.
+
+    A target matches whole words only: "hat" never matches inside "that" or "chat". A compound that ends with the
+    target ("sunglasses", "eyeglasses" for "glasses") is suppressed whole, every piece of it. Where the prompt is longer
+    than the text encoder reads, only what it reads counts."""
     targets = [targets] if isinstance(targets, str) else list(targets)
     max_length = tokenizer.model_max_length
-    ids = tokenizer(prompt, truncation=True, max_length=max_length).input_ids
-    positions: list[int] = []
+    ids = tokenizer(prompt, truncation=False, verbose=False).input_ids
+    vocabulary = tokenizer.get_vocab()
+    words = words_of(tokenizer, ids)
+    positions: set[int] = set()
     for target in targets:
-        pieces = _pieces(tokenizer, target.lower().strip())
-        starts = _find(ids, pieces) if pieces else []
-        if not starts:
-            words = ", ".join(prompt_words(prompt)) or "(none)"
+        target_words = [w.text for w in words_of(tokenizer, tokenizer(target.strip(), add_special_tokens=False).input_ids)]
+        found = _occurrences(words, target_words, vocabulary) if target_words else []
+        read = [run for run in found if run[-1].end <= max_length - 1]  # the encoder reads [SOT], 75 tokens, [EOT]
+        if found and not read:
             raise UnwantError(
-                f"{target!r} is not in the prompt {prompt!r}: name one of its words ({words}) or add the object to --prompt"
+                f"the prompt is too long: it has {len(ids)} tokens and the text encoder reads {max_length}, but {target!r} "
+                f"starts at token {found[0][0].start}: shorten the prompt or name the object earlier"
             )
-        for start in starts:
-            positions.extend(p for p in range(start, start + len(pieces)) if p not in positions)
-    return TokenLayout(length=len(ids), max_length=max_length, target_positions=tuple(sorted(positions)), targets=tuple(targets))
+        if not read:
+            listed = ", ".join(prompt_words(prompt)) or "(none)"
+            raise UnwantError(f"{target!r} is not in the prompt {prompt!r}: name one of its words ({listed}) or add the object to --prompt")
+        positions.update(p for run in read for word in run for p in range(word.start, word.end))
+    return TokenLayout(length=min(len(ids), max_length), max_length=max_length, target_positions=tuple(sorted(positions)))
 
 
 def words_after(prompt: str, targets: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editor.errors import UnwantError
+from sd.errors import UnwantError
 from editor.photo_io import (
     PhotoError,
     find_images,

@@ -7,8 +7,9 @@ from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import AttnProcessor
 
 from editor.editor import Editor
-from editor.errors import UnwantError
-from inversion.common import encode_prompt, model_output
+from sd.errors import UnwantError
+from sd.text import encode_prompt
+from sd.unet import model_output
 from suppression.attention import (
     AttentionStore,
     RecordingAttnProcessor,
