@@ -48,7 +48,8 @@ class DDIM:
             raise ValueError(f"steps must be at least 1, got {steps}")
         config = ddim_config(scheduler_config)
         self.sampler = DDIMScheduler.from_config(_accepted(DDIMScheduler, config))
-        self.inverse = DDIMInverseScheduler.from_config(_accepted(DDIMInverseScheduler, config))
+        # the inverse step is given epsilon (see invert_step), whatever the model predicts
+        self.inverse = DDIMInverseScheduler.from_config(_accepted(DDIMInverseScheduler, {**config, "prediction_type": "epsilon"}))
         self.sampler.set_timesteps(steps)
         self.inverse.set_timesteps(steps)
         self.steps = steps
@@ -72,5 +73,20 @@ class DDIM:
         return self.sampler.step(model_output, int(t), z, eta=0.0).prev_sample
 
     def invert_step(self, model_output: torch.Tensor, t: int | torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """z one step cleaner than timestep t -> z at t (the model output is evaluated at t: the usual approximation)."""
-        return self.inverse.step(model_output, int(t), z).prev_sample
+        """z one step cleaner than timestep t -> z at t, with the model evaluated on z at t (the usual approximation)."""
+        return self.inverse.step(self.epsilon(model_output, t, z), int(t), z).prev_sample
+
+    def epsilon(self, model_output: torch.Tensor, t: int | torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The noise a prediction implies at the noise level the model was told, t.
+
+        DDIMInverseScheduler converts v or x_0 at the level the latent comes from instead, which is not what a
+        v-prediction model (SD 2.1) answered: converting at t makes its inversion match an epsilon model's."""
+        kind = self.prediction_type
+        if kind == "epsilon":
+            return model_output
+        a = self.sampler.alphas_cumprod[int(t)].to(z)
+        if kind == "v_prediction":  # v = sqrt(a) eps - sqrt(1 - a) x0, Salimans & Ho 2022, Sec. 4
+            return a.sqrt() * model_output + (1 - a).sqrt() * z
+        if kind == "sample":
+            return (z - a.sqrt() * model_output) / (1 - a).sqrt()
+        raise ValueError(f"unknown prediction_type {kind!r}: expected epsilon, v_prediction or sample")

@@ -1,0 +1,71 @@
+"""The trained toy model re-saved with each scheduler real checkpoints ship (and, for SD 2.1, answering in v): the
+sampler is DDIM from that config, so inversion reconstructs as well as the VAE allows under every one of them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from diffusers import EulerDiscreteScheduler
+from PIL import Image
+
+from benchmarks.real_configs import MODELS, load_config, scheduler_of
+from conftest import TOYWORLD_MODEL
+from editor import Editor
+from test_shipped_models import vae_round_trip_psnr
+from vprediction import VPredictionUNet
+
+SCENE = "scene-01.png"
+STEPS = 20  # null-text needs about 20 steps to reach the VAE's ceiling on the toy model (10 steps: 0.5 dB short)
+CONFIGS = (*MODELS, "sdxl-euler")
+
+
+def toy_editor(name: str) -> Editor:
+    from editor.loading import load_pipeline
+
+    pipe = load_pipeline("toyworld", device="cpu", dtype="float32")
+    if name == "sdxl-euler":  # SDXL base's scheduler on SD's noise schedule: leading spacing, init_noise_sigma ~14.6
+        pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing="leading", steps_offset=1)
+    else:
+        pipe.scheduler = scheduler_of(name)
+    if pipe.scheduler.config.prediction_type == "v_prediction":
+        pipe.unet = VPredictionUNet.from_pretrained(TOYWORLD_MODEL / "unet").use_schedule(pipe.scheduler.alphas_cumprod).eval()
+    return Editor(pipe)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    if not (TOYWORLD_MODEL / "model_index.json").exists():
+        pytest.skip("the toy-world model is not in samples/models/toyworld")
+    captions = json.loads((TOYWORLD_MODEL.parents[1] / "toyworld" / "captions.json").read_text())
+    return Image.open(TOYWORLD_MODEL.parents[1] / "toyworld" / SCENE).convert("RGB"), captions[SCENE]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_inversion_reaches_the_vae_ceiling_under_every_shipped_scheduler(name, scene):
+    image, caption = scene
+    editor = toy_editor(name)
+    ceiling = vae_round_trip_psnr(editor, image)
+    assert ceiling == pytest.approx(26.59, abs=0.01)
+    direct = editor.reconstruct(image, prompt=caption, inversion="direct", steps=STEPS, progress=False)
+    null_text = editor.reconstruct(image, prompt=caption, inversion="null-text", steps=STEPS, progress=False)
+    assert direct.psnr == pytest.approx(ceiling, abs=0.01)
+    # measured: 0.024 dB below the ceiling with leading spacing (SD 1.5, SD 2.1 in v, DPM++, SDXL's Euler), 0.016 dB
+    # with trailing (UniPC; Euler ancestral's linspace runs as trailing)
+    assert null_text.psnr == pytest.approx(ceiling, abs=0.1)
+    assert ceiling - null_text.psnr == pytest.approx(0.024 if DDIM_SPACING[name] == "leading" else 0.016, abs=0.004)
+
+
+DDIM_SPACING = {name: "trailing" if name in ("finetune-euler-ancestral", "finetune-unipc") else "leading" for name in CONFIGS}
+
+
+def test_the_v_model_is_the_epsilon_model(scene):
+    # the wrapper is exact: the same generation with the model answering in v and DDIM reading v
+    image, caption = scene
+    eps, v = toy_editor("sd15"), toy_editor("sd21")
+    a = eps.generate(caption, remove=[], seed=1, steps=10, progress=False)
+    b = v.generate(caption, remove=[], seed=1, steps=10, progress=False)
+    difference = np.abs(np.asarray(a.image, dtype=float) - np.asarray(b.image, dtype=float))
+    assert difference.max() <= 2  # float32 rounding between two algebraically equal paths
+    assert load_config("sd21", "scheduler")["prediction_type"] == "v_prediction"
