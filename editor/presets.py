@@ -19,11 +19,11 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # the reference algorithm: null-text inversion, 50 steps, 10 ITO iterations at steps 10-19, step size 5
+    # the reference code's settings (null-text inversion, 50 steps, 10 ITO iterations at steps 10-19, step size 5),
+    # plus unwant's wider SWR rows and the mask blend
     "quality": Preset("null-text", 50, SuppressionConfig(step_size=5.0)),
-    # no inversion optimisation (direct inversion keeps the source exact), fewer steps and ITO iterations. Measured on
-    # the toy world's 20 removal scenes: 3 or 10 ITO iterations remove the same; 25 steps removed 0.65, 40 steps 0.80
-    # against quality's 0.85 (the SWR window needs enough steps)
+    # no inversion optimisation (direct inversion keeps the source exact), fewer steps and ITO iterations; on the toy
+    # world's 20 removal scenes it removes as often as quality (benchmarks.quality --only presets; README tables)
     "fast": Preset("direct", 40, SuppressionConfig(step_size=5.0, ito_iterations=3)),
 }
 

@@ -64,9 +64,11 @@ class AttentionStore:
         return torch.stack(self._self).float().mean(0)
 
 
-def _forward_order(name: str) -> tuple[int, int, str]:
-    part, index = name.split(".")[:2]
-    return ({"down_blocks": 0, "mid_block": 1, "up_blocks": 2}[part], int(index) if index.isdigit() else 0, name)
+def _forward_order(name: str) -> tuple:
+    """Where a layer runs in the forward pass: down, mid, up blocks, then every index as a number ("transformer_blocks.10"
+    after ".9", as SDXL's ten-layer blocks need), attn1 (self) before attn2 (cross)."""
+    part, *rest = name.split(".")
+    return ({"down_blocks": 0, "mid_block": 1, "up_blocks": 2}[part], *((0, int(x)) if x.isdigit() else (1, x) for x in rest))
 
 
 class RecordingAttnProcessor:

@@ -29,13 +29,6 @@ def tiny_pipe():
 
 
 @pytest.fixture(scope="session")
-def tiny_pipe_sd2():
-    from tiny_models import tiny_pipeline
-
-    return tiny_pipeline(pad_token="!")
-
-
-@pytest.fixture(scope="session")
 def toy_pipe():
     if not (TOYWORLD_MODEL / "model_index.json").exists():
         pytest.skip("the toy-world model is not in samples/models/toyworld")

@@ -102,12 +102,19 @@ def test_help_and_version_do_not_import_torch():
 
 def test_hard_coded_lists_match_the_library():
     from editor.loading import DEFAULT_MODEL
+    from editor.memory import MEMORY_OPTIONS
     from editor.presets import PRESETS
     from inversion import METHODS
 
+    assert cli.MEMORY_OPTIONS == list(MEMORY_OPTIONS)
     assert set(cli.INVERSIONS) == set(METHODS)
     assert set(cli.PRESETS) == set(PRESETS)
     assert cli.DEFAULT_MODEL == DEFAULT_MODEL
+
+
+def test_offload_on_a_cpu_is_one_error_line(edit, tmp_path):
+    result = edit(*removal(make_photo(tmp_path / "p.png"), "--low-memory", "offload"))
+    assert result.exit_code == 2 and error_lines(result) == ["error: offload moves models between the GPU and the CPU: it needs --device cuda"]
 
 
 # --- generation -----------------------------------------------------------------------------------------------

@@ -127,6 +127,56 @@ def test_one_missing_target_of_several_is_an_error(sd1_tokenizer):
         locate_tokens(sd1_tokenizer, PROMPT, ["glasses", "hat"])
 
 
+@pytest.mark.parametrize(
+    "prompt, target, expected",
+    [
+        ("a man with eyeglasses", "glasses", ["eye", "glasses</w>"]),  # the compound, every piece of it
+        ("a woman in sunglasses", "glasses", ["sunglasses</w>"]),  # one piece in CLIP's vocabulary, still matched
+        ("a boy in a tophat", "hat", ["to", "phat</w>"]),  # matched on the text: BPE splits it elsewhere
+        ("that chat about a hat", "hat", ["hat</w>"]),  # never inside "that" or "chat"
+        ("a red circle and a blue square", "blue square", ["blue</w>", "square</w>"]),
+    ],
+)
+def test_targets_match_whole_words_or_the_end_of_a_compound(sd1_tokenizer, prompt, target, expected):
+    layout = locate_tokens(sd1_tokenizer, prompt, target)
+    assert pieces(sd1_tokenizer, padded_ids(sd1_tokenizer, prompt), layout.target_positions) == expected
+    # ITO keeps every other word: no piece of the compound is protected as a word to keep
+    assert not set(layout.kept_positions) & set(layout.target_positions)
+
+
+@pytest.mark.parametrize("prompt", ["that chat", "a string and a spring", "a glass of water"])
+def test_a_target_is_never_found_inside_an_unrelated_word(sd1_tokenizer, prompt):
+    target = {"that chat": "hat", "a string and a spring": "ring", "a glass of water": "glasses"}[prompt]
+    with pytest.raises(UnwantError, match="is not in the prompt"):
+        locate_tokens(sd1_tokenizer, prompt, target)
+
+
+LONG = "a photo of " + " and ".join(["a red circle next to a green square"] * 10)
+
+
+def test_a_target_after_the_cut_is_refused_with_where_it_starts(sd1_tokenizer):
+    prompt = LONG + " and a hat"
+    with pytest.raises(UnwantError, match=r"too long: it has \d+ tokens and the text encoder reads 77, but 'hat' starts at token (\d+)") as error:
+        locate_tokens(sd1_tokenizer, prompt, "hat")
+    start = len(sd1_tokenizer(prompt).input_ids) - 2
+    assert f"starts at token {start}:" in str(error.value) and start > 76
+
+
+def test_a_target_before_the_cut_is_found_and_the_eot_block_is_the_last_row(sd1_tokenizer):
+    layout = locate_tokens(sd1_tokenizer, "a hat and " + LONG, "hat")
+    assert layout.target_positions == (2,) and layout.length == 77 and layout.eot_positions == (76,)
+
+
+def test_a_long_prompt_warns_once_where_it_is_cut(caplog, tiny_pipe):
+    editor = Editor(tiny_pipe)
+    with caplog.at_level("WARNING", logger="unwant"):
+        editor.generate(LONG, remove=[], seed=0, steps=1, progress=False)
+        editor.generate(LONG, remove=[], seed=0, steps=1, progress=False)
+    notes = [r.getMessage() for r in caplog.records if "text encoder reads 77" in r.getMessage()]
+    assert len(notes) == 1
+    assert "cut after token 75" in notes[0] and "green square'" in notes[0]
+
+
 # -- soft-weighted regularization ------------------------------------------------------------------
 
 POSITIONS = (4, 5, *range(10, 77))  # two target pieces and an [EOT] block
@@ -622,3 +672,13 @@ def test_generate_restores_the_processors(editor):
 def test_generate_with_an_absent_target_fails_before_sampling(editor):
     with pytest.raises(UnwantError, match="a, man, with, glasses"):
         editor.generate(PROMPT, remove="hat", seed=0, steps=4, progress=False)
+
+
+def test_the_last_recorded_layer_is_found_by_structure_not_by_string():
+    from suppression.attention import AttentionStore
+
+    # SDXL's blocks have ten transformer layers: as strings "transformer_blocks.9" sorts after ".10"
+    names = [f"up_blocks.0.attentions.2.transformer_blocks.{i}.attn{k}.processor" for i in range(10) for k in (1, 2)]
+    assert AttentionStore(names).last_layer == "up_blocks.0.attentions.2.transformer_blocks.9.attn2.processor"
+    names += ["up_blocks.0.attentions.2.transformer_blocks.10.attn1.processor"]
+    assert AttentionStore(names).last_layer == "up_blocks.0.attentions.2.transformer_blocks.10.attn1.processor"

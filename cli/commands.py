@@ -1,4 +1,4 @@
-"""What each command line does, in terms of the Editor API; cli.py only parses options and prints errors."""
+"""What each command line does, in terms of the Editor API; cli/__init__.py only parses options and prints errors."""
 
 from __future__ import annotations
 

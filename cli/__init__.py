@@ -15,6 +15,7 @@ import click
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # = editor.loading.DEFAULT_MODEL (tested)
 INVERSIONS = ["null-text", "ddim", "negative-prompt", "direct"]  # = inversion.METHODS (tested)
 PRESETS = ["quality", "fast"]  # = editor.presets.PRESETS (tested)
+MEMORY_OPTIONS = ["attention-slicing", "vae-slicing", "vae-tiling", "offload"]  # = editor.memory.MEMORY_OPTIONS (tested)
 
 
 def _version() -> str:
@@ -40,7 +41,7 @@ def _fail(message: str) -> None:
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
-@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: reference algorithm; fast: direct inversion, fewer steps.")
+@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: null-text inversion, 50 steps, the reference code's ITO; fast: direct inversion, 40 steps, 3 ITO iterations.")
 @click.option("--seed", type=int, help="Noise seed for generation (same seed, same image on every device).")
 @click.option("--steps", type=int, help="Denoising steps (default 50; the preset's for removal).")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
@@ -55,7 +56,7 @@ def _fail(message: str) -> None:
 @click.option("--report", type=click.Path(path_type=Path), help="Write what was done (inputs, model, seconds...) to this JSON file.")
 @click.option("--device", help="cuda, mps or cpu (default: the first available).")
 @click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")
-@click.option("--low-memory", "memory", multiple=True, type=click.Choice(["attention-slicing", "vae-slicing", "vae-tiling"]), help="Memory savers for large photos; repeat to combine.")
+@click.option("--low-memory", "memory", multiple=True, type=click.Choice(MEMORY_OPTIONS), help="Memory savers for large photos and small GPUs (offload: CUDA only); repeat to combine.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
@@ -76,7 +77,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
 
     logging.basicConfig(level=logging.WARNING if options["quiet"] else logging.INFO, format="%(message)s")
     try:
-        from editor.commands import run
+        from cli.commands import run
 
         sys.exit(run(list(inputs), options))
     except UnwantError as error:
