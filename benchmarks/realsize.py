@@ -1,7 +1,7 @@
 """A real-size dress rehearsal on the CPU: SD 1.5 (512 px) and SD 2.1 (768 px, v-prediction) built from their published
 configs with random weights (no download), one photo removed end to end with both presets' code paths.
 
-    python -m benchmarks.realsize [--models sd15,sd21] [--steps 4] [--tiny] [--json PATH]
+    python -m benchmarks.realsize [--models sd15,sd21] [--steps 4] [--threads N] [--tiny] [--json PATH]
 
 Reports per model: the attention-map size the method reads, seconds per UNet forward (per batch row) and per
 forward + backward, peak RSS per stage, and the quality preset's cost at 50 steps, extrapolated from those seconds
@@ -83,8 +83,8 @@ class ModelRow:
     forward_seconds_per_row: float  # no grad, batch 2 (one guided step), divided by 2
     forward_backward_seconds: float  # batch 1, gradient w.r.t. the embedding (ITO, null-text)
     presets: dict = field(default_factory=dict)  # preset -> seconds, stage seconds, stage peak RSS, UNet calls
-    quality_50_steps_extrapolated_seconds: float = 0.0
-    quality_50_steps_calls: dict = field(default_factory=dict)
+    quality_extrapolated_seconds: float = 0.0  # the quality preset at --extrapolate-to steps (50), 10 iterations
+    quality_extrapolated_calls: dict = field(default_factory=dict)
 
 
 def _time_unet(editor: Editor, repeats: int = 2) -> tuple[float, float]:
@@ -106,15 +106,15 @@ def _time_unet(editor: Editor, repeats: int = 2) -> tuple[float, float]:
     return forward, (time.perf_counter() - start) / repeats
 
 
-def _calls_at_50_steps(model: str, iterations: int) -> UNetCalls:
-    """UNet calls of the quality preset at 50 steps, counted on the tiny model of the same structure."""
+def _calls_at(steps: int, model: str, iterations: int) -> UNetCalls:
+    """UNet calls of the quality preset at `steps` steps, counted on the tiny model of the same structure."""
     editor = Editor(build_pipeline(model, tiny=True))
-    preset = presets(EXTRAPOLATE_STEPS, iterations)["quality"]
+    preset = presets(steps, iterations)["quality"]
     photo = Image.open(PHOTO).convert("RGB").resize((editor.native_size, editor.native_size))
     return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, progress=False).unet_calls
 
 
-def measure(model: str, steps: int, tiny: bool) -> ModelRow:
+def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS) -> ModelRow:
     started = time.perf_counter()
     editor = Editor(build_pipeline(model, tiny=tiny))
     build = time.perf_counter() - started
@@ -136,10 +136,10 @@ def measure(model: str, steps: int, tiny: bool) -> ModelRow:
             clock += seconds
         row.presets[name] = {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in result.timings.items()},
                              "stage_peak_rss_gb": stage_peaks, "unet_calls": asdict(result.unet_calls)}
-    calls = _calls_at_50_steps(model, iterations=10)
-    row.quality_50_steps_calls = asdict(calls)
+    calls = _calls_at(extrapolate_to, model, iterations=10)
+    row.quality_extrapolated_calls = asdict(calls)
     # every backward is counted as a forward row too; ITO's early-stopped forwards are counted whole (an upper bound)
-    row.quality_50_steps_extrapolated_seconds = round((calls.rows - calls.backwards) * forward + calls.backwards * forward_backward, 0)
+    row.quality_extrapolated_seconds = round((calls.rows - calls.backwards) * forward + calls.backwards * forward_backward, 0)
     return row
 
 
@@ -149,7 +149,7 @@ def markdown(rows: list[ModelRow]) -> str:
     for r in rows:
         for name, p in r.presets.items():
             peaks = " / ".join(f"{p['stage_peak_rss_gb'].get(s, 0):.1f}" for s in ("encode", "invert", "suppress", "decode"))
-            extrapolated = f"{r.quality_50_steps_extrapolated_seconds / 60:.0f} min" if name == "quality" else ""
+            extrapolated = f"{r.quality_extrapolated_seconds / 60:.0f} min" if name == "quality" else ""
             lines.append(f"| {r.model} | {r.pixels} | {r.attention_map} | {r.unet_parameters_m:.0f} | {r.forward_seconds_per_row:.2f} | "
                          f"{r.forward_backward_seconds:.2f} | {name} | {p['seconds']:.0f} | {peaks} | {extrapolated} |")
     return "\n".join(lines)
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
     parser.add_argument("--steps", type=int, default=4, help="DDIM steps of the end-to-end removals (default 4)")
     parser.add_argument("--tiny", action="store_true", help="the same code on tiny models (smoke test)")
+    parser.add_argument("--extrapolate-to", type=int, default=EXTRAPOLATE_STEPS, help="steps of the extrapolated quality preset (default 50)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
@@ -171,12 +172,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     rows = []
     for model in models:
-        rows.append(measure(model, args.steps, args.tiny))
+        rows.append(measure(model, args.steps, args.tiny, args.extrapolate_to))
         print(f"{model}: done", flush=True)
     print(markdown(rows))
     if args.json:
         meta = {"machine": platform.processor() or platform.machine(), "threads": args.threads, "torch": torch.__version__, "steps": args.steps,
-                "tiny": args.tiny, "cpu_count": psutil.cpu_count()}
+                "tiny": args.tiny, "cpu_count": psutil.cpu_count(), "extrapolate_to": args.extrapolate_to}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
 

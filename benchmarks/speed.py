@@ -47,7 +47,7 @@ def _task(name: str, editor, image, steps: int):
     if name.startswith("generation"):
         return lambda: editor.generate(prompt, remove=target, seed=0, steps=steps, progress=False)
     preset = name.split("preset ")[1]
-    return lambda: (editor.__setattr__("_last_inversion", None), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
+    return lambda: (editor.forget_inversion(), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
 
 
 def _measure(name: str, model: str, device: str | None, dtype: str | None, repeats: int, steps: int, queue) -> None:

@@ -133,6 +133,10 @@ class Editor:
         self._last_inversion = (key, inverted)
         return inverted, False
 
+    def forget_inversion(self) -> None:
+        """Drop the kept inversion, so the next edit of the same photo pays for its own (what a benchmark times)."""
+        self._last_inversion = None
+
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
         return negated_targets(prompt) if remove is None else _as_list(remove)

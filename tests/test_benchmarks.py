@@ -44,3 +44,36 @@ def test_sets_are_seeded_and_well_formed():
         assert x.split()[0] != y.split()[0]
     scenes = removal_scenes(10)
     assert all(2 <= len(s.objects) <= 3 for s in scenes) and removal_scenes(10) == scenes
+
+
+def test_realsize_and_gpu_benchmarks_run_at_tiny_size(tmp_path):
+    import json
+
+    from benchmarks import gpu, realsize
+
+    realsize.main(["--tiny", "--models", "sd21", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "r.json")])
+    (row,) = json.loads((tmp_path / "r.json").read_text())["rows"]
+    assert row["attention_map"] == "4x4" and set(row["presets"]) == {"quality", "fast"}
+    assert set(row["presets"]["quality"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode"}
+    assert row["quality_extrapolated_calls"]["backwards"] > 0 and row["quality_extrapolated_seconds"] >= 0
+    gpu.main(["--tiny", "--device", "cpu", "--dtype", "float32", "--steps", "2", "--models", "sd15", "--json", str(tmp_path / "g.json")])
+    runs = [r["run"] for r in json.loads((tmp_path / "g.json").read_text())["rows"]]
+    assert runs == ["generate", "preset quality", "preset fast", "preset fast + attention-slicing", "preset fast + vae-slicing", "preset fast + vae-tiling"]
+
+
+def test_real_configs_read_their_maps_where_the_reference_does():
+    # the real-size UNets, built on the meta device (no memory, no weights): 16 x 16 maps at 512 px, 24 x 24 at 768
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from benchmarks.real_configs import load_config
+    from suppression.attention import default_attention_factor, recorded_layers
+
+    for name, size, layers in (("sd15", 16, 10), ("sd21", 24, 10)):
+        with torch.device("meta"):
+            unet = UNet2DConditionModel.from_config(load_config(name, "unet"))
+        factor = default_attention_factor(unet)
+        assert unet.config.sample_size // factor == size
+        # down_blocks.2 (2 transformers) and up_blocks.1 (3), self- and cross-attention each
+        assert len(recorded_layers(unet, factor)) == layers
+        assert 850e6 < sum(p.numel() for p in unet.parameters()) < 870e6
