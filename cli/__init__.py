@@ -61,6 +61,7 @@ def _fail(message: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or log lines.")
+@click.option("--debug", is_flag=True, envvar="UNWANT_DEBUG", help="Show the Python traceback of an unexpected failure (also UNWANT_DEBUG=1).")
 @click.version_option(_version(), "--version", prog_name="unwant")
 def main(inputs: tuple[Path, ...], **options) -> None:
     """Remove a named object from a photo, or generate an image without it.
@@ -82,6 +83,11 @@ def main(inputs: tuple[Path, ...], **options) -> None:
         sys.exit(run(list(inputs), options))
     except UnwantError as error:
         _fail(str(error))
+    except Exception as error:  # a bug or an environment we did not foresee: one line, the traceback on request
+        if options["debug"]:
+            raise
+        click.echo(f"error: unexpected {type(error).__name__}: {error} (rerun with --debug for the traceback, and please report it)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

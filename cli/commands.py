@@ -9,13 +9,15 @@ import click
 from PIL import Image
 
 from editor.batch import run_batch
+from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
-from sd.errors import UnwantError
 from editor.figures import attention_figure, side_by_side
+from editor.loading import resolve_device
 from editor.masks import MaskConfig
 from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, read_photo, write_image
 from editor.report import record, write_json
 from editor.result import EditResult
+from sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
 
@@ -46,6 +48,7 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
             raise UnwantError(f"{path}: would overwrite the input; choose another --output")
     if path.exists() and not overwrite:
         raise UnwantError(f"{path}: exists; pass --overwrite to replace it")
+    check_output_location(path)
 
 
 def _save_extras(result: EditResult, options: dict, inputs: list[Path], original: Image.Image | None) -> None:
@@ -132,6 +135,7 @@ def _batch(inputs: list[Path], options: dict) -> int:
         if options[flag]:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
     find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
+    check_output_location(out_folder / "report.jsonl")
     editor = _load(options)
 
     def edit(source: Path) -> EditResult:
@@ -146,8 +150,20 @@ def _batch(inputs: list[Path], options: dict) -> int:
     return 0 if summary.ok else 1
 
 
+def _check_arguments(options: dict) -> None:
+    """What can be refused without looking at any photo: numbers in range, a device that is here."""
+    check_steps(options["steps"], "--steps")
+    check_guidance(options["guidance"])
+    check_seed(options["seed"])
+    resolve_device(options["device"])
+    for extra in ("save_attention", "save_mask", "report"):
+        if options[extra]:
+            check_output_location(options[extra])
+
+
 def run(inputs: list[Path], options: dict) -> int:
     """Dispatch: no input -> generation; one file -> one edit; folders or several files -> batch."""
+    _check_arguments(options)
     if not inputs:
         if not options["prompt"]:
             raise UnwantError("nothing to do: give a photo (edit photo.jpg --remove X) or a prompt (edit --prompt TEXT)")

@@ -16,6 +16,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from sd.errors import UnwantError
+from editor.checks import check_guidance, check_seed, check_steps
 from editor.loading import DEFAULT_MODEL, load_pipeline
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
@@ -170,6 +171,7 @@ class Editor:
         **options,
     ) -> EditResult:
         """Text to image; with targets (given or negated in the prompt) the suppressed branch is returned."""
+        check_seed(seed), check_steps(steps), check_guidance(guidance)
         seed = random.randrange(2**31) if seed is None else seed
         targets = self.resolve_targets(prompt, remove)
         config = (config or SuppressionConfig()).with_(**options)
@@ -205,6 +207,7 @@ class Editor:
         """Invert the photo and resample it with no edit; `psnr` says how faithful the inversion is.
 
         With no prompt the empty prompt is used (then guidance has no effect on the conditional half)."""
+        check_steps(steps), check_guidance(guidance)
         photo = photo_from_any(image)
         prompt = prompt or ""
         timings: dict[str, float] = {}
@@ -241,8 +244,9 @@ class Editor:
         if not targets:
             raise UnwantError("nothing to remove: pass --remove TARGET")
         settings = preset_settings(preset)
+        check_steps(steps), check_guidance(guidance)
         inversion = inversion or settings.inversion
-        steps = steps or settings.steps
+        steps = settings.steps if steps is None else steps
         config = (config or settings.suppression).with_(**options)
         mask_config = mask or MaskConfig()
         prompt = prompt or default_prompt(targets)

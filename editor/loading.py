@@ -28,10 +28,23 @@ class ModelLoadError(UnwantError):
     """The model could not be found or may not be loaded."""
 
 
+def available_devices() -> list[str]:
+    names = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return names + (["mps"] if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available() else [])
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """cuda, then mps, then cpu, unless one is named."""
+    """cuda, then mps, then cpu, unless one is named; a named device must exist here."""
     if device is not None:
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ModelLoadError(f"unknown device {str(device)!r}: use cpu, cuda, cuda:N or mps (here: {', '.join(available_devices())})") from None
+        usable = {"cpu": True, "cuda": torch.cuda.is_available() and (chosen.index or 0) < torch.cuda.device_count(),
+                  "mps": "mps" in available_devices()}.get(chosen.type, False)
+        if not usable:
+            raise ModelLoadError(f"device {str(device)!r} is not visible to PyTorch {torch.__version__}: this machine has {', '.join(available_devices())}")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():

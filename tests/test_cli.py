@@ -470,3 +470,63 @@ def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, 
     assert result.exit_code == 0, result.output
     assert f"done {len(photos) - len(lines)}, skipped {len(lines)}, failed 0" in result.stderr
     assert files_in(out) == sorted([f"p{i}.png" for i in range(8)] + ["report.jsonl"])
+
+
+# --- arguments refused before any work -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "-3"], "error: --steps must be a whole number of at least 1, not -3"),
+        (["--steps", "0"], "error: --steps must be a whole number of at least 1, not 0"),
+        (["--guidance", "nan"], "error: guidance must be a finite number (7.5 is usual), not nan"),
+        (["--guidance", "inf"], "error: guidance must be a finite number (7.5 is usual), not inf"),
+        (["--seed", "99999999999999999999"], "error: seed must be a whole number from 0 to 18446744073709551615, not 99999999999999999999"),
+        (["--device", "gpu0"], "error: unknown device 'gpu0': use cpu, cuda, cuda:N or mps (here: cpu)"),
+        (["--device", "cuda"], "error: device 'cuda' is not visible to PyTorch"),
+        (["-o", "{tmp}/afile/out.png"], "error: {tmp}/afile/out.png: cannot write there, {tmp}/afile is a file, not a folder"),
+        (["-o", "/proc/out.png"], "error: /proc/out.png: cannot create files in /proc"),
+        (["--save-mask", "{tmp}/afile/mask.png"], "error: {tmp}/afile/mask.png: cannot write there"),
+    ],
+)
+def test_bad_arguments_are_one_line_before_the_model_loads(tmp_path, args, message):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    (tmp_path / "afile").write_text("a file where a folder should be")
+    photo = make_photo(tmp_path / "p.png")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    # a model that does not exist: the argument must be refused before anyone looks for it
+    result = CliRunner().invoke(cli.main, [str(photo), "--remove", TARGET, *args, "--model", str(tmp_path / "no-model")])
+    assert result.exit_code == 2, result.output
+    (line,) = error_lines(result)
+    assert line.startswith(message.replace("{tmp}", str(tmp_path)))
+    assert files_in(tmp_path) == ["afile", "p.png"]
+
+
+def test_zero_steps_are_refused_by_the_api_too(tiny_model):
+    from editor import Editor
+    from sd.errors import UnwantError
+
+    editor = Editor.from_pretrained(str(tiny_model), device="cpu")
+    with pytest.raises(UnwantError, match="at least 1, not 0"):
+        editor.remove(np.zeros((32, 32, 3), np.uint8), TARGET, prompt=PROMPT, steps=0)
+    with pytest.raises(UnwantError, match="finite"):
+        editor.generate(PROMPT, guidance=float("nan"))
+
+
+def test_an_unexpected_failure_is_one_line_unless_debug(edit, tmp_path, monkeypatch):
+    import cli.commands
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli.commands, "_single", broken)
+    photo = make_photo(tmp_path / "p.png")
+    result = edit(*removal(photo))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert error_lines(result) == ["error: unexpected ZeroDivisionError: division by zero (rerun with --debug for the traceback, and please report it)"]
+    debug = edit(*removal(photo), "--debug")
+    assert isinstance(debug.exception, ZeroDivisionError)

@@ -1,0 +1,47 @@
+"""Arguments checked before any work: one line each, saying what is wrong and what would do."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from sd.errors import UnwantError
+
+SEED_RANGE = (0, 2**64 - 1)  # what torch.Generator.manual_seed takes
+
+
+def check_steps(steps: int | None, name: str = "steps") -> None:
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise UnwantError(f"{name} must be a whole number of at least 1, not {steps!r}")
+
+
+def check_guidance(guidance: float) -> None:
+    if not isinstance(guidance, (int, float)) or not math.isfinite(guidance):
+        raise UnwantError(f"guidance must be a finite number (7.5 is usual), not {guidance!r}")
+
+
+def check_seed(seed: int | None) -> None:
+    low, high = SEED_RANGE
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high):
+        raise UnwantError(f"seed must be a whole number from {low} to {high}, not {seed!r}")
+
+
+def check_output_location(path: str | os.PathLike) -> None:
+    """The output's folder exists or can be made, and a file can be created in it: tried now, not after the edit."""
+    folder = Path(path).expanduser().absolute().parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UnwantError(f"{path}: cannot write there, {existing} is a file, not a folder")
+    try:
+        if existing == folder:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".unwant-check-"):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError
+    except OSError as error:
+        reason = "permission denied" if isinstance(error, PermissionError) else (error.strerror or type(error).__name__).lower()
+        raise UnwantError(f"{path}: cannot create files in {existing} ({reason}); choose another --output") from None
