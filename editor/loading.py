@@ -19,7 +19,7 @@ log = logging.getLogger("unwant")
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 TOYWORLD_ALIAS = "toyworld"
-TOYWORLD_PATH = Path(__file__).resolve().parents[1] / "samples" / "models" / "toyworld"
+TOYWORLD_PATH = Path(__file__).resolve().parent / "models" / "toyworld"  # package data: installed with unwant
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -116,7 +116,8 @@ def load_pipeline(
     if model == TOYWORLD_ALIAS:
         if not (TOYWORLD_PATH / "model_index.json").exists():
             raise ModelLoadError(
-                f"the toyworld model is missing from {TOYWORLD_PATH}: train it with `python -m toyworld.train`"
+                f"the toyworld model is missing from {TOYWORLD_PATH}: reinstall unwant, or train one from a checkout with "
+                f"`python -m toyworld.train --out {TOYWORLD_PATH}`"
             )
         model = str(TOYWORLD_PATH)
     path = Path(model).expanduser()

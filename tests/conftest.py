@@ -7,7 +7,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
-TOYWORLD_MODEL = ROOT / "samples" / "models" / "toyworld"
+TOYWORLD_MODEL = ROOT / "editor" / "models" / "toyworld"
+SCENES = ROOT / "samples" / "toyworld"  # the shipped scenes and their captions
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -31,7 +32,7 @@ def tiny_pipe():
 @pytest.fixture(scope="session")
 def toy_pipe():
     if not (TOYWORLD_MODEL / "model_index.json").exists():
-        pytest.skip("the toy-world model is not in samples/models/toyworld")
+        pytest.skip("the toy-world model is not in editor/models/toyworld")
     from editor.loading import load_pipeline
 
     return load_pipeline("toyworld", device="cpu", dtype="float32")

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from conftest import TOYWORLD_MODEL
+from conftest import SCENES, TOYWORLD_MODEL
 
 SCENE = "scene-01.png"
 STEPS = 5  # float16 convolutions are slow on a CPU; the comparison holds at any step count
@@ -17,15 +17,15 @@ STEPS = 5  # float16 convolutions are slow on a CPU; the comparison holds at any
 @pytest.fixture(scope="module")
 def editors():
     if not (TOYWORLD_MODEL / "model_index.json").exists():
-        pytest.skip("the toy-world model is not in samples/models/toyworld")
+        pytest.skip("the toy-world model is not in editor/models/toyworld")
     from editor import Editor
 
     return {dtype: Editor.from_pretrained("toyworld", device="cpu", dtype=dtype) for dtype in ("float16", "float32")}
 
 
 def test_null_text_in_float16_reconstructs_as_float32_does(editors):
-    caption = json.loads((TOYWORLD_MODEL.parents[1] / "toyworld" / "captions.json").read_text())[SCENE]
-    scene = TOYWORLD_MODEL.parents[1] / "toyworld" / SCENE
+    caption = json.loads((SCENES / "captions.json").read_text())[SCENE]
+    scene = SCENES / SCENE
     half, full = editors["float16"], editors["float32"]
     dtypes = set()
     hook = half.pipe.unet.register_forward_pre_hook(lambda module, args: dtypes.add(module.conv_in.weight.dtype))

@@ -73,10 +73,10 @@ def test_a_12_megapixel_removal_keeps_every_pixel_outside_the_mask(toy_pipe):
 
     from PIL import Image
 
-    from conftest import TOYWORLD_MODEL
+    from conftest import SCENES
     from editor import Editor
 
-    scenes = TOYWORLD_MODEL.parents[1] / "toyworld"
+    scenes = SCENES
     caption = json.loads((scenes / "captions.json").read_text())["scene-01.png"]
     scene = np.asarray(Image.open(scenes / "scene-01.png").convert("RGB").resize((4000, 3000), Image.NEAREST))
     noise = np.random.default_rng(1).integers(-3, 4, scene.shape)

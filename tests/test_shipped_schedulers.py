@@ -11,7 +11,7 @@ from diffusers import EulerDiscreteScheduler
 from PIL import Image
 
 from benchmarks.real_configs import MODELS, load_config, scheduler_of
-from conftest import TOYWORLD_MODEL
+from conftest import SCENES, TOYWORLD_MODEL
 from editor import Editor
 from test_shipped_models import vae_round_trip_psnr
 from vprediction import VPredictionUNet
@@ -37,9 +37,9 @@ def toy_editor(name: str) -> Editor:
 @pytest.fixture(scope="module")
 def scene():
     if not (TOYWORLD_MODEL / "model_index.json").exists():
-        pytest.skip("the toy-world model is not in samples/models/toyworld")
-    captions = json.loads((TOYWORLD_MODEL.parents[1] / "toyworld" / "captions.json").read_text())
-    return Image.open(TOYWORLD_MODEL.parents[1] / "toyworld" / SCENE).convert("RGB"), captions[SCENE]
+        pytest.skip("the toy-world model is not in editor/models/toyworld")
+    captions = json.loads((SCENES / "captions.json").read_text())
+    return Image.open(SCENES / SCENE).convert("RGB"), captions[SCENE]
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -1,7 +1,7 @@
 """Train the toy-world model: VAE first, then UNet + text encoder on cached latents; export in diffusers format.
 
-    python -m toyworld.train --work .toyworld-train --out samples/models/toyworld
-    python -m toyworld.train --init-from samples/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
+    python -m toyworld.train --work .toyworld-train --out editor/models/toyworld
+    python -m toyworld.train --init-from editor/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
 
 Seeded and resumable: rerun the same command after an interruption and it continues from the last checkpoint.
 """
@@ -241,7 +241,7 @@ def _atomic_save(obj, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path(".toyworld-train"), help="checkpoints and cached latents")
-    parser.add_argument("--out", type=Path, default=Path("samples/models/toyworld"))
+    parser.add_argument("--out", type=Path, default=Path("editor/models/toyworld"))
     for field, value in asdict(TrainConfig()).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
