@@ -69,11 +69,13 @@ def build_pipeline(name: str, tiny: bool = False, seed: int = 0, device: str | t
     tokenizer = load_config(name, "tokenizer")
     with torch.device(device):  # initialising 860 M parameters on a GPU takes a second, on a CPU a minute
         torch.manual_seed(seed)
-        unet_model = UNet2DConditionModel.from_config(unet).to(dtype)
+        unet_model = UNet2DConditionModel.from_config(unet)
         torch.manual_seed(seed)
-        vae_model = AutoencoderKL.from_config(vae).to(dtype)
+        vae_model = AutoencoderKL.from_config(vae)
         torch.manual_seed(seed)
-        text_model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text.items() if k != "architectures"})).to(dtype)
+        text_model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text.items() if k != "architectures"}))
+    if dtype != torch.float32:  # diffusers warns about every cast, even to the dtype a model already has
+        unet_model, vae_model, text_model = unet_model.to(dtype), vae_model.to(dtype), text_model.to(dtype)
     return StableDiffusionPipeline(
         vae=vae_model.eval(),
         text_encoder=text_model.eval(),
