@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from editor.batch import run_batch
+from editor.batch import output_folder_lock, run_batch
 from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
@@ -136,6 +136,8 @@ def _batch(inputs: list[Path], options: dict) -> int:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
     find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
     check_output_location(out_folder / "report.jsonl")
+    with output_folder_lock(out_folder):  # a batch already writing there is refused before the model loads
+        pass
     editor = _load(options)
 
     def edit(source: Path) -> EditResult:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import re
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +16,47 @@ from tqdm.auto import tqdm
 
 from sd.errors import UnwantError
 from editor.photo_io import find_images, write_image
-from editor.report import append_jsonl, record
+from editor.report import append_jsonl, drop_partial_line, record
 from editor.result import EditResult
 
 REPORT_NAME = "report.jsonl"
+LOCK_NAME = ".unwant.lock"
+# what photo_io's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
+STALE_TEMP = re.compile(r"^\..+\.(png|jpe?g|webp|bmp|tiff?)\.[A-Za-z0-9_]+\.tmp$", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def output_folder_lock(out_folder: Path) -> Iterator[None]:
+    """One batch per output folder: an OS lock (released even if the process is killed) on OUT/.unwant.lock."""
+    out_folder.mkdir(parents=True, exist_ok=True)
+    path = out_folder / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise UnwantError(f"{out_folder}: another unwant batch ({holder}) is writing there; wait for it to finish or choose another -o folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()  # ours while we hold it; a killed run leaves it, unlocked, and the next run reuses it
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(out_folder: Path) -> int:
+    """Delete the temporary files killed runs left (only ours, and only while we hold the folder's lock)."""
+    removed = 0
+    for path in out_folder.rglob(".*.tmp"):
+        if path.is_file() and STALE_TEMP.match(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
 
 
 @dataclass
@@ -72,10 +113,11 @@ def run_batch(
 ) -> BatchSummary:
     """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others."""
     files = find_images(inputs, exclude=out_folder)
-    out_folder.mkdir(parents=True, exist_ok=True)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
-    with _StopAfterCurrent() as stop:
+    with output_folder_lock(out_folder), _StopAfterCurrent() as stop:
+        remove_stale_temporaries(out_folder)
+        drop_partial_line(report)
         for source, relative in tqdm(files, desc="photos", unit="photo", disable=quiet):
             if stop.requested:
                 summary.interrupted = True

@@ -58,8 +58,20 @@ def write_json(entry: dict, path: Path) -> None:
 
 
 def append_jsonl(entry: dict, path: Path) -> None:
-    """Append one record as a line and flush it to disk, so the report is complete up to an interruption."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one record as a line in a single write, flushed to disk: a kill at any moment leaves whole lines."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut a last line that has no newline (a power cut between write and flush), so every line parses."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)

@@ -530,3 +530,59 @@ def test_an_unexpected_failure_is_one_line_unless_debug(edit, tmp_path, monkeypa
     assert error_lines(result) == ["error: unexpected ZeroDivisionError: division by zero (rerun with --debug for the traceback, and please report it)"]
     debug = edit(*removal(photo), "--debug")
     assert isinstance(debug.exception, ZeroDivisionError)
+
+
+# --- batch safety --------------------------------------------------------------------------------------------
+
+
+def test_a_rerun_removes_what_killed_writes_left(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_photo(src / "p0.png")
+    (out / "sub").mkdir(parents=True)
+    stale = [out / ".p0.png.k2j3h4.tmp", out / "sub" / ".x.jpg.abc_12.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a file")
+    (out / ".notes.tmp").write_text("not ours")
+    result = edit(*batch(src, "-o", out))
+    assert result.exit_code == 0, result.output
+    assert not any(path.exists() for path in stale) and (out / ".notes.tmp").exists()
+    assert files_in(out) == [".notes.tmp", "p0.png", "report.jsonl"]
+
+
+def test_a_second_batch_on_the_same_folder_is_refused_before_loading(tmp_path):
+    from editor.batch import output_folder_lock
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_photo(src / "p0.png")
+    with output_folder_lock(out):  # as a running batch holds it
+        result = CliRunner().invoke(cli.main, [str(src), "-o", str(out), "--remove", TARGET, "--model", str(tmp_path / "no-model")])
+    assert result.exit_code == 2
+    assert error_lines(result) == [f"error: {out}: another unwant batch (pid {os.getpid()}) is writing there; wait for it to finish or choose another -o folder"]
+    assert files_in(out) == []
+
+
+def test_a_killed_batch_leaves_whole_files_and_lines_and_a_rerun_finishes(edit, tiny_model, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photos = [make_photo(src / f"p{i}.png", (48, 40)) for i in range(6)]
+    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet"]
+    process = subprocess.Popen([str(EDIT), *args, "--model", str(tiny_model), "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 300
+        while not ((out / "report.jsonl").exists() and (out / "report.jsonl").read_text().count("\n") >= 2):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        process.kill()  # SIGKILL: no handler runs
+        process.communicate()
+    lines = report_lines(out / "report.jsonl")
+    outputs = [n for n in files_in(out) if n.endswith(".png") and not n.startswith(".")]
+    assert len(outputs) >= len(lines) >= 2
+    for name in outputs:  # every output there is whole
+        with Image.open(out / name) as image:
+            image.load()
+    result = edit(*args)
+    assert result.exit_code == 0, result.output
+    assert sorted(n for n in files_in(out) if not n.startswith(".")) == sorted([f"p{i}.png" for i in range(len(photos))] + ["report.jsonl"])
+    assert not [n for n in files_in(out) if n.endswith(".tmp")]
+    assert {line["status"] for line in report_lines(out / "report.jsonl")} <= {"ok", "skipped"}
