@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from benchmarks.real_configs import MODELS, build_pipeline
+from benchmarks.real_configs import MODELS, build_pipeline, model_list
 from benchmarks.realsize import PHOTO, PROMPT, TARGET
 from editor import Editor
 from editor.memory import MEMORY_OPTIONS, apply_memory_options
@@ -104,17 +104,14 @@ def markdown(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"models: {', '.join(MODELS)}; low-memory options: {', '.join(MEMORY_OPTIONS)}")
-    parser.add_argument("--models", default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
+    parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
     parser.add_argument("--steps", type=int, help="steps of every run (default: 50 for generation and quality, the fast preset's own 40)")
     parser.add_argument("--device", default="cuda", help="default cuda")
     parser.add_argument("--dtype", default="float16", choices=list(DTYPES), help="default float16")
     parser.add_argument("--tiny", action="store_true", help="tiny models of the same structure (smoke test)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
-    models = args.models.split(",")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        parser.error(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODELS)}")
+    models = args.models
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA device here: run on a GPU machine, or pass --device cpu (with --tiny) for a smoke test")

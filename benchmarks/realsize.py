@@ -24,7 +24,7 @@ import psutil
 import torch
 from PIL import Image
 
-from benchmarks.real_configs import MODELS, build_pipeline
+from benchmarks.real_configs import MODELS, build_pipeline, model_list
 from editor import Editor
 from editor.presets import Preset
 from sd.calls import UNetCallCounter, UNetCalls
@@ -158,17 +158,14 @@ def markdown(rows: list[ModelRow]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"models: {', '.join(MODELS)}")
-    parser.add_argument("--models", default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
+    parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
     parser.add_argument("--steps", type=int, default=4, help="DDIM steps of the end-to-end removals (default 4)")
     parser.add_argument("--tiny", action="store_true", help="the same code on tiny models (smoke test)")
     parser.add_argument("--extrapolate-to", type=int, default=EXTRAPOLATE_STEPS, help="steps of the extrapolated quality preset (default 50)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
-    models = args.models.split(",")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        parser.error(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODELS)}")
+    models = args.models
     torch.set_num_threads(args.threads)
     rows = []
     for model in models:

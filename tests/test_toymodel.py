@@ -68,11 +68,18 @@ def test_suppression_removes_the_unwanted_object_in_generation(toy):
 
 
 def test_inversions_reconstruct_and_ddim_is_clearly_worse(toy):
+    from test_shipped_models import vae_round_trip_psnr
+
     scenes = removal_scenes(3, seed=11)
-    psnr = {m: np.mean([toy.reconstruct(render(s), prompt=s.caption, inversion=m, steps=STEPS, progress=False).psnr for s in scenes])
+    ceiling = [vae_round_trip_psnr(toy, Image.fromarray(render(s))) for s in scenes]
+    psnr = {m: [toy.reconstruct(render(s), prompt=s.caption, inversion=m, steps=STEPS, progress=False).psnr for s in scenes]
             for m in ("direct", "negative-prompt", "ddim")}
-    assert psnr["direct"] >= 24.0 and psnr["negative-prompt"] >= 24.0, psnr
-    assert psnr["ddim"] <= psnr["direct"] - 4.0, psnr  # guidance 7.5 from plain DDIM inversion drifts
+    # measured (30 steps): VAE 27.84 / 25.31 / 24.51 dB; direct the same; negative-prompt 24.56 / 24.04 / 24.25;
+    # plain DDIM at guidance 7.5 drifts: 19.83 / 20.95 / 15.22
+    assert psnr["direct"] == pytest.approx(ceiling, abs=0.01)
+    assert ceiling == pytest.approx([27.84, 25.31, 24.51], abs=0.01)
+    assert psnr["negative-prompt"] == pytest.approx([24.56, 24.04, 24.25], abs=0.05)
+    assert psnr["ddim"] == pytest.approx([19.83, 20.95, 15.22], abs=0.05)
 
 
 def test_remove_through_the_api_returns_a_full_result(toy):
