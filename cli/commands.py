@@ -51,7 +51,7 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
     check_output_location(path)
 
 
-def _save_extras(result: EditResult, options: dict, inputs: list[Path], original: Image.Image | None) -> None:
+def _save_extras(result: EditResult, options: dict, inputs: list[Path]) -> None:
     overwrite = options["overwrite"]
     if options["save_attention"]:
         if result.attention is None:
@@ -79,7 +79,7 @@ def _generate(options: dict) -> int:
     )
     if result.targets and not options["targets"]:
         log.info("removing %s (read from the prompt)", ", ".join(repr(t) for t in result.targets))
-    _save_extras(result, options, [], None)
+    _save_extras(result, options, [])
     write_image(result.image, output, options["overwrite"])
     if options["report"]:
         write_json(record(None, output, editor, result), options["report"])
@@ -114,7 +114,7 @@ def _single(source: Path, options: dict) -> int:
     _check_writable(output, options["overwrite"], [source])
     editor = _load(options)
     result = _edit_one(editor, photo, options)
-    _save_extras(result, options, [source], photo.rgb)
+    _save_extras(result, options, [source])
     image = _concat(photo.rgb, result) if options["concat"] else result.image
     write_image(image, output, options["overwrite"], inputs=[source])
     if options["report"]:

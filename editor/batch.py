@@ -9,7 +9,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -65,7 +65,6 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     interrupted: bool = False
-    failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,9 +95,9 @@ class _StopAfterCurrent:
         signal.signal(signal.SIGINT, self._previous)
 
 
-def output_for(relative: Path, out_folder: Path, suffix: str) -> Path:
-    """The mirrored output path: same subfolders, same stem, the chosen format's suffix."""
-    return out_folder / relative.with_suffix(suffix)
+def output_for(relative: Path, out_folder: Path) -> Path:
+    """The mirrored output path: same subfolders, same stem, PNG (lossless, keeps alpha)."""
+    return out_folder / relative.with_suffix(".png")
 
 
 def run_batch(
@@ -107,7 +106,6 @@ def run_batch(
     out_folder: Path,
     edit: Callable[[Path], EditResult],
     *,
-    suffix: str = ".png",
     overwrite: bool = False,
     quiet: bool = False,
 ) -> BatchSummary:
@@ -122,7 +120,7 @@ def run_batch(
             if stop.requested:
                 summary.interrupted = True
                 break
-            target = output_for(relative, out_folder, suffix)
+            target = output_for(relative, out_folder)
             if target.exists() and not overwrite:
                 summary.skipped += 1
                 append_jsonl(record(source, target, editor, status="skipped", message="output exists (use --overwrite to redo)"), report)
@@ -132,14 +130,12 @@ def run_batch(
                 write_image(result.image, target, overwrite=overwrite, inputs=[source])
             except UnwantError as error:
                 summary.failed += 1
-                summary.failures.append(f"{source}: {error}")
                 append_jsonl(record(source, None, editor, status="error", message=str(error)), report)
                 tqdm.write(f"error: {error}", file=sys.stderr)
                 continue
             except Exception as error:  # a model failure on one photo must not stop the dataset
                 summary.failed += 1
                 message = f"{source}: {error.__class__.__name__}: {error}"
-                summary.failures.append(message)
                 append_jsonl(record(source, None, editor, status="error", message=message), report)
                 tqdm.write(f"error: {message}", file=sys.stderr)
                 continue

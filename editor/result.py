@@ -15,7 +15,7 @@ class EditResult:
     image: Image.Image  # the output, at the input's size and mode (generation: the model's native size)
     prompt: str  # the prompt the model saw
     targets: list[str]  # what was suppressed; empty for plain generation or reconstruction
-    seed: int | None  # the noise seed (generation); None for real photos, whose start is the inversion
+    seed: int | None  # the noise seed of generation; removal starts from the inversion and only records what was passed
     steps: int
     guidance: float
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage

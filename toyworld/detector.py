@@ -40,8 +40,3 @@ def detect(image: np.ndarray) -> list[Detection]:
             shape = min(FILL_RATIOS, key=lambda s: abs(FILL_RATIOS[s] - fill))
             found.append(Detection(colour, shape, int(area), (int(x), int(y), int(x + w), int(y + h))))
     return found
-
-
-def names(image: np.ndarray) -> list[str]:
-    """Sorted "colour shape" names of the detected objects (a multiset: duplicates kept)."""
-    return sorted(d.name for d in detect(image))
