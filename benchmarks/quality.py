@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from benchmarks.options import choice_list
 from benchmarks.toyworld_sets import caption, fidelity_prompts, object_pairs, removal_scenes
 
 from editor import Editor
@@ -235,26 +236,30 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+SECTIONS = ("fidelity", "generation", "reconstruction", "removal", "presets", "position")
+INVERSIONS = ("null-text", "direct", "negative-prompt", "ddim")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Toy-world quality benchmark")
-    parser.add_argument("--model", default="toyworld")
+    parser = argparse.ArgumentParser(description="Toy-world quality benchmark", epilog=f"sections: {', '.join(SECTIONS)}; inversions: {', '.join(INVERSIONS)}")
+    parser.add_argument("--model", default="toyworld", help="a model of the toy world's kind (default toyworld)")
     parser.add_argument("--count", type=int, default=50, help="prompts or scenes per row")
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--only", default="fidelity,generation,reconstruction,removal,presets,position")
-    parser.add_argument("--inversions", default="null-text,direct,negative-prompt,ddim")
+    parser.add_argument("--steps", type=int, default=50, help="steps of the fidelity and generation sections (the photo sections run 50 or their preset's)")
+    parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS), help="comma-separated sections (default: all)")
+    parser.add_argument("--inversions", type=choice_list(INVERSIONS, "inversion"), default=",".join(INVERSIONS), help="of the reconstruction and removal sections")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
-    sections = args.only.split(",")
+    sections = args.only
     rows: list[Row] = []
     if "fidelity" in sections:
         rows += fidelity_rows(editor, args.count, args.steps)
     if "generation" in sections:
         rows += generation_rows(editor, args.count, args.steps)
     if "reconstruction" in sections:
-        rows += reconstruction_rows(editor, args.count, args.inversions.split(","))
+        rows += reconstruction_rows(editor, args.count, args.inversions)
     if "removal" in sections:
-        rows += removal_rows(editor, args.count, args.inversions.split(","))
+        rows += removal_rows(editor, args.count, args.inversions)
     if "presets" in sections:
         rows += preset_rows(editor, args.count)
     if "position" in sections:

@@ -8,7 +8,6 @@ DPM-Solver++ (Karras sigmas), Euler ancestral or UniPC with SD 1.5's weights lay
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -17,21 +16,14 @@ import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from benchmarks.options import choice_list
 from toyworld.architecture import make_tokenizer
 
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}
 MODELS = ("sd15", "sd21-base", "sd21", *BASES)
+model_list = choice_list(MODELS, "model")  # argparse type of the benchmarks' --models
 TINY_CHANNELS = 8  # the tiny models' first block width; later blocks double it at most once, as SD's 320/640/1280
-
-
-def model_list(text: str) -> list[str]:
-    """argparse type of --models: comma-separated configuration names, each one of MODELS."""
-    models = text.split(",")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODELS)}")
-    return models
 
 
 def load_config(name: str, component: str) -> dict:

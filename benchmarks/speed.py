@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+from queue import Empty
+
+from benchmarks.options import choice_list
 import platform
 import resource
 import statistics
@@ -51,6 +54,16 @@ def _task(name: str, editor, image, steps: int):
 
 
 def _measure(name: str, model: str, device: str | None, dtype: str | None, repeats: int, steps: int, queue) -> None:
+    """Run in a child process: measure one row and put its figures (or the error that stopped it) on the queue."""
+    try:
+        queue.put(_measure_row(name, model, device, dtype, repeats, steps))
+    except BaseException:
+        import traceback
+
+        queue.put({"error": traceback.format_exc()})
+
+
+def _measure_row(name: str, model: str, device: str | None, dtype: str | None, repeats: int, steps: int) -> dict:
     import numpy as np
     import torch
 
@@ -80,7 +93,7 @@ def _measure(name: str, model: str, device: str | None, dtype: str | None, repea
                 torch.cuda.synchronize()
             seconds.append(time.perf_counter() - started)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put(
+    return (
         {
             "row": name,
             "unet_forwards": calls.forwards // repeats,
@@ -100,8 +113,16 @@ def measure(name: str, args) -> dict:
     queue = context.Queue()
     process = context.Process(target=_measure, args=(name, args.model, args.device, args.dtype, args.repeats, args.steps, queue))
     process.start()
-    result = queue.get()
+    while True:  # a child that dies without a word (killed, out of memory) must not leave us waiting forever
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise SystemExit(f"row {name!r}: the measuring process died with exit code {process.exitcode}")
     process.join()
+    if "error" in result:
+        raise SystemExit(f"row {name!r} failed:\n{result['error']}")
     return result
 
 
@@ -121,17 +142,18 @@ def markdown(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Speed and memory benchmark")
-    parser.add_argument("--model", default="toyworld")
-    parser.add_argument("--device")
-    parser.add_argument("--dtype")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of the rows")
-    parser.add_argument("--json")
+    parser = argparse.ArgumentParser(description="Speed and memory benchmark: every row against plain text-to-image",
+                                     epilog="rows: " + "; ".join(ROWS))
+    parser.add_argument("--model", default="toyworld", help="any --model of edit (default toyworld)")
+    parser.add_argument("--device", help="cuda, mps or cpu (default: the first available)")
+    parser.add_argument("--dtype", help="float16, bfloat16 or float32 (default: float16 on cuda, float32 elsewhere)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per row after one warm-up; the median is reported")
+    parser.add_argument("--steps", type=int, default=50, help="steps of the plain, inversion and generation rows (removal rows run their preset's)")
+    parser.add_argument("--rows", type=choice_list(ROWS, "row"), default=ROWS, help="comma-separated subset of the rows below (default: all)")
+    parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     results = []
-    for name in args.rows.split(","):
+    for name in args.rows:
         results.append(measure(name, args))
         print(f"  {name}: {results[-1]['seconds']:.2f} s", flush=True)
     table = markdown(results)

@@ -77,3 +77,15 @@ def test_real_configs_read_their_maps_where_the_reference_does():
         # down_blocks.2 (2 transformers) and up_blocks.1 (3), self- and cross-attention each
         assert len(recorded_layers(unet, factor)) == layers
         assert 850e6 < sum(p.numel() for p in unet.parameters()) < 870e6
+
+
+def test_speed_fails_with_the_childs_error_instead_of_waiting(tmp_path):
+    import argparse
+
+    import pytest
+
+    from benchmarks import speed
+
+    args = argparse.Namespace(model=str(tmp_path / "no-model"), device="cpu", dtype="float32", repeats=1, steps=2)
+    with pytest.raises(SystemExit, match=r"(?s)row 'inversion: ddim' failed:.*ModelLoadError: .*no-model"):
+        speed.measure("inversion: ddim", args)
