@@ -19,7 +19,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import psutil
 import torch
 from PIL import Image
@@ -27,7 +26,7 @@ from PIL import Image
 from benchmarks.real_configs import MODELS, build_pipeline, model_list
 from editor import Editor
 from editor.presets import Preset
-from sd.calls import UNetCallCounter, UNetCalls
+from sd.calls import UNetCalls
 from sd.ddim import DDIM
 from sd.text import encode_prompt
 from sd.unet import model_output

@@ -14,7 +14,8 @@ from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
 from editor.loading import resolve_device
 from editor.masks import MaskConfig
-from editor.photo_io import WRITE_FORMATS, find_images, output_path_for, read_photo, write_image
+from editor.photo_io import find_images, output_path_for, read_photo
+from editor.writing import WRITE_FORMATS, write_image
 from editor.report import record, write_json
 from editor.result import EditResult
 from sd.errors import UnwantError

@@ -15,7 +15,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from sd.errors import UnwantError
-from editor.photo_io import find_images, write_image
+from editor.photo_io import find_images
+from editor.writing import write_image
 from editor.report import append_jsonl, drop_partial_line, record
 from editor.result import EditResult
 

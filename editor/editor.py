@@ -22,7 +22,7 @@ from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset, preset_settings
 from editor.result import EditResult
-from editor.sampler import Plan, run_branches
+from editor.sampler import BranchOutput, Plan, run_branches
 from sd.calls import UNetCallCounter, UNetCalls
 from inversion import invert
 from sd.text import encode_prompt, warn_if_truncated
@@ -56,6 +56,12 @@ def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
         return replace(calls)
     c = inverted.unet_calls
     return UNetCalls(calls.forwards + c.forwards, calls.rows + c.rows, calls.backwards + c.backwards)
+
+
+def _result(image, prompt, targets, seed, steps, guidance, timings, calls, branches: BranchOutput | None, **extra) -> EditResult:
+    """What every call returns; the targets' attention maps when something was suppressed."""
+    maps = {} if branches is None else {"attention": branches.target_maps.numpy(), "suppressed_attention": branches.suppressed_maps.numpy()}
+    return EditResult(image, prompt, targets, seed, steps, guidance, timings, calls, **maps, **extra)
 
 
 def default_prompt(targets: list[str]) -> str:
@@ -188,18 +194,7 @@ class Editor:
                 branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
             with _stage(timings, "decode"):
                 image = self.decode(branches.suppressed)
-        return EditResult(
-            image=image,
-            prompt=prompt,
-            targets=targets,
-            seed=seed,
-            steps=steps,
-            guidance=guidance,
-            timings=timings,
-            unet_calls=replace(calls),
-            attention=branches.target_maps.numpy() if layout else None,
-            suppressed_attention=branches.suppressed_maps.numpy() if layout else None,
-        )
+        return _result(image, prompt, targets, seed, steps, guidance, timings, replace(calls), branches if layout else None)
 
     def reconstruct(
         self, image, prompt: str | None = None, inversion: str = "null-text", seed: int | None = None, steps: int = 50, guidance: float = 7.5, *, progress: bool = True
@@ -220,7 +215,7 @@ class Editor:
                 output = finish(from_model(self.decode(branches.original), photo.size), photo)
         calls = _with_inversion(calls, inverted, cached)
         psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(output.convert("RGB")), data_range=255)
-        return EditResult(output, prompt, [], seed, steps, guidance, timings, calls, inversion=inversion, psnr=float(psnr))
+        return _result(output, prompt, [], seed, steps, guidance, timings, calls, None, inversion=inversion, psnr=float(psnr))
 
     def remove(
         self,
@@ -266,17 +261,5 @@ class Editor:
                 if blend:
                     edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
         calls = _with_inversion(calls, inverted, cached)
-        return EditResult(
-            image=finish(edited, photo),
-            prompt=prompt,
-            targets=targets,
-            seed=seed,
-            steps=steps,
-            guidance=guidance,
-            timings=timings,
-            unet_calls=calls,
-            attention=branches.target_maps.numpy(),
-            suppressed_attention=branches.suppressed_maps.numpy(),
-            mask=Image.fromarray(np.round(soft * 255).astype(np.uint8), "L"),
-            inversion=inversion,
-        )
+        mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
+        return _result(finish(edited, photo), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)

@@ -21,8 +21,8 @@ from editor.photo_io import (
     photo_from_any,
     read_photo,
     to_model,
-    write_image,
 )
+from editor.writing import write_image
 
 
 def gradient(size=(40, 24), mode="RGB") -> Image.Image:

@@ -1,0 +1,115 @@
+"""Write an image in the format its extension names: atomically, never onto an input, never over an output unasked."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from PIL import Image
+
+from editor.photo_io import ALPHA_MODES, PhotoError, _reason
+
+log = logging.getLogger("unwant")
+
+WRITE_FORMATS = {
+    ".png": ("PNG", {"compress_level": 1}),  # zlib level 1: a 12 MP photo in 0.6 s instead of 3 s, files about 30 % larger
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".bmp": ("BMP", {}),
+    ".tif": ("TIFF", {}),
+    ".tiff": ("TIFF", {}),
+}
+# JPEG has no alpha; PIL writes a 32-bit BMP but reads it back without alpha, as do many viewers.
+NO_ALPHA_FORMATS = ("JPEG", "BMP")
+
+
+def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = False,
+                inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write `image` in the format its extension names, atomically, never onto an input; returns the path."""
+    path = Path(path)
+    image_format, options = _output_format(path)
+    _refuse_inputs(path, inputs)
+    _refuse_existing(path, overwrite)
+    _save_atomically(_for_format(image, image_format, path), path, image_format, options)
+    return path
+
+
+def _output_format(path: Path) -> tuple[str, dict]:
+    """The PIL format and save options that the output's extension names."""
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        named = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise PhotoError(f"{path}: output has {named}; end its name with one of {', '.join(WRITE_FORMATS)}")
+    return WRITE_FORMATS[suffix]
+
+
+def _refuse_inputs(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output that is one of the inputs, however it is spelled (links, '..', case on some disks)."""
+    target = path.resolve()
+    for source in map(Path, inputs):
+        if target == source.resolve() or _same_file(path, source):
+            raise PhotoError(f"{path}: would overwrite the input {source}; choose another output path")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """os.path.samefile, False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing output unless asked to, and never replace a folder."""
+    if path.is_dir():
+        raise PhotoError(f"{path}: is a folder; give an output file name ending in one of {', '.join(WRITE_FORMATS)}")
+    if path.exists() and not overwrite:
+        raise PhotoError(f"{path}: already exists; pass --overwrite to replace it")
+
+
+def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Image:
+    """RGB, or RGBA when the image has alpha and the format keeps it."""
+    has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
+    if has_alpha and image_format in NO_ALPHA_FORMATS:
+        log.warning("%s: %s keeps no transparency, so the alpha is dropped; write .png to keep it", path, image_format)
+    mode = "RGBA" if has_alpha and image_format not in NO_ALPHA_FORMATS else "RGB"
+    return image if image.mode == mode else image.convert(mode)
+
+
+def _save_atomically(image: Image.Image, path: Path, image_format: str, options: dict) -> None:
+    """Save to a temp file in the output folder, then os.replace it into place; the temp file never survives."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Same folder as the output, so os.replace is a rename on one file system and readers never see half a file.
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise PhotoError(f"{path}: cannot create the output ({_reason(error)}); check the folder is writable") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            image.save(file, format=image_format, **options)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temp, _new_file_mode())
+        os.replace(temp, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(error, OSError):
+            raise PhotoError(
+                f"{path}: could not write the image ({_reason(error)}); check disk space and permissions"
+            ) from None
+        raise
+
+
+def _new_file_mode() -> int:
+    """The permissions open() would give a new file: 0o666 less the umask."""
+    # mkstemp creates 0600 files, which would leave outputs unreadable to other users; the umask can only be read by
+    # setting it, so it is put straight back.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
