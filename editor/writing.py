@@ -26,6 +26,7 @@ WRITE_FORMATS = {
 }
 # JPEG has no alpha; PIL writes a 32-bit BMP but reads it back without alpha, as do many viewers.
 NO_ALPHA_FORMATS = ("JPEG", "BMP")
+GREY_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")  # 8-bit greyscale as is; WebP has no greyscale mode
 
 
 def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = False,
@@ -73,7 +74,10 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 
 
 def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Image:
-    """RGB, or RGBA when the image has alpha and the format keeps it."""
+    """Greyscale stays greyscale (a mask) where the format holds it; else RGB, or RGBA when the image has alpha and
+    the format keeps it."""
+    if image.mode == "L" and image_format in GREY_FORMATS:
+        return image
     has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
     if has_alpha and image_format in NO_ALPHA_FORMATS:
         log.warning("%s: %s keeps no transparency, so the alpha is dropped; write .png to keep it", path, image_format)

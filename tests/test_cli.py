@@ -211,12 +211,29 @@ def test_reconstruct_prints_psnr(edit, tmp_path):
     assert Image.open(tmp_path / "photo.edited.png").size == (48, 40)
 
 
-@pytest.mark.parametrize("options", [["--no-blend"], ["--mask-threshold", "0.5"]])
-def test_blend_options_run(edit, tmp_path, options):
+def test_no_blend_returns_the_suppressed_branch_as_it_is(edit, tmp_path):
     photo = make_photo(tmp_path / "photo.png")
-    result = edit(*removal(photo), *options, "--quiet")
-    assert result.exit_code == 0, result.output
-    assert Image.open(tmp_path / "photo.edited.png").size == (48, 40)
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    for name, options in (("blend", []), ("raw", ["--no-blend"])):
+        result = edit(*removal(photo), *options, "--mask-threshold", "0.9", "-o", tmp_path / f"{name}.png", "--save-mask", tmp_path / f"{name}-mask.png", "--quiet")
+        assert result.exit_code == 0, result.output
+    mask = Image.open(tmp_path / "blend-mask.png")
+    assert mask.mode == "L"  # the greyscale mask the API returns
+    outside = np.asarray(mask) == 0
+    assert outside.any()
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "blend.png"))[outside], original[outside])  # the input's own
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "raw.png"))[outside], original[outside])  # repainted
+
+
+def test_a_higher_mask_threshold_gives_a_smaller_mask(edit, tmp_path):
+    photo = make_photo(tmp_path / "photo.png")
+    area = {}
+    for threshold in ("0.1", "0.9"):
+        mask = tmp_path / f"mask-{threshold}.png"
+        result = edit(*removal(photo), "--mask-threshold", threshold, "-o", tmp_path / f"out-{threshold}.png", "--save-mask", mask, "--quiet")
+        assert result.exit_code == 0, result.output
+        area[threshold] = (np.asarray(Image.open(mask)) > 0).mean()
+    assert area["0.9"] < area["0.1"]
 
 
 def test_existing_output_needs_overwrite(edit, tmp_path):
