@@ -11,6 +11,7 @@ images mean nothing, the seconds and bytes do. Meant to finish in under 8 minute
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import time
@@ -115,7 +116,12 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA device here: run on a GPU machine, or pass --device cpu (with --tiny) for a smoke test")
-    rows = [row for model in models for row in measure(model, device, DTYPES[args.dtype], args.steps, args.tiny)]
+    rows = []
+    for model in models:
+        rows += measure(model, device, DTYPES[args.dtype], args.steps, args.tiny)
+        gc.collect()  # offload's hooks keep the last pipeline in reference cycles: free it before the next model's peak
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     print(markdown(rows))
     if args.json:
         gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()

@@ -137,8 +137,11 @@ def _batch(inputs: list[Path], options: dict) -> int:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
     find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
     check_output_location(out_folder / "report.jsonl")
-    with output_folder_lock(out_folder):  # a batch already writing there is refused before the model loads
-        pass
+    with output_folder_lock(out_folder):  # held from before the model loads: a second batch is refused at once
+        return _run_locked_batch(inputs, out_folder, options)
+
+
+def _run_locked_batch(inputs: list[Path], out_folder: Path, options: dict) -> int:
     editor = _load(options)
 
     def edit(source: Path) -> EditResult:
@@ -148,7 +151,7 @@ def _batch(inputs: list[Path], options: dict) -> int:
             result.image = _concat(photo.rgb, result)
         return result
 
-    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"])
+    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"], lock=False)
     click.echo(summary.line(), err=True)
     return 0 if summary.ok else 1
 

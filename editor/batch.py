@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from editor.result import EditResult
 
 REPORT_NAME = "report.jsonl"
 LOCK_NAME = ".unwant.lock"
+STALE_AFTER = 60.0  # seconds: an atomic write's temporary file lives for the time one image takes to encode
 # what photo_io's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
 STALE_TEMP = re.compile(r"^\..+\.(png|jpe?g|webp|bmp|tiff?)\.[A-Za-z0-9_]+\.tmp$", re.IGNORECASE)
 
@@ -31,13 +33,19 @@ def output_folder_lock(out_folder: Path) -> Iterator[None]:
     """One batch per output folder: an OS lock (released even if the process is killed) on OUT/.unwant.lock."""
     out_folder.mkdir(parents=True, exist_ok=True)
     path = out_folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
             raise UnwantError(f"{out_folder}: another unwant batch ({holder}) is writing there; wait for it to finish or choose another -o folder") from None
+        with contextlib.suppress(FileNotFoundError):
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break  # the file we locked is still the lock file (a finishing run may have just removed it)
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         try:
@@ -49,11 +57,13 @@ def output_folder_lock(out_folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def remove_stale_temporaries(out_folder: Path) -> int:
-    """Delete the temporary files killed runs left (only ours, and only while we hold the folder's lock)."""
+def remove_stale_temporaries(out_folder: Path, older_than: float = STALE_AFTER) -> int:
+    """Delete the temporary files killed runs left: only ours, only while we hold the folder's lock, and only those
+    untouched for `older_than` seconds (a single-photo edit writing into the same folder may be mid-write)."""
     removed = 0
+    now = time.time()
     for path in out_folder.rglob(".*.tmp"):
-        if path.is_file() and STALE_TEMP.match(path.name):
+        if path.is_file() and STALE_TEMP.match(path.name) and now - path.stat().st_mtime > older_than:
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
@@ -109,12 +119,15 @@ def run_batch(
     *,
     overwrite: bool = False,
     quiet: bool = False,
+    lock: bool = True,
 ) -> BatchSummary:
-    """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others."""
+    """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others.
+
+    `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model)."""
     files = find_images(inputs, exclude=out_folder)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
-    with output_folder_lock(out_folder), _StopAfterCurrent() as stop:
+    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), _StopAfterCurrent() as stop:
         remove_stale_temporaries(out_folder)
         drop_partial_line(report)
         for source, relative in tqdm(files, desc="photos", unit="photo", disable=quiet):

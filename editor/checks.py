@@ -12,9 +12,12 @@ from sd.errors import UnwantError
 SEED_RANGE = (0, 2**64 - 1)  # what torch.Generator.manual_seed takes
 
 
+MAX_STEPS = 1000  # Stable Diffusion's training timesteps: DDIM cannot take more steps than there are
+
+
 def check_steps(steps: int | None, name: str = "steps") -> None:
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise UnwantError(f"{name} must be a whole number of at least 1, not {steps!r}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS):
+        raise UnwantError(f"{name} must be a whole number from 1 to {MAX_STEPS}, not {steps!r}")
 
 
 def check_guidance(guidance: float) -> None:
@@ -32,11 +35,11 @@ def check_output_location(path: str | os.PathLike) -> None:
     """The output's folder exists or can be made, and a file can be created in it: tried now, not after the edit."""
     folder = Path(path).expanduser().absolute().parent
     existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UnwantError(f"{path}: cannot write there, {existing} is a file, not a folder")
     try:
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UnwantError(f"{path}: cannot write there, {existing} is a file, not a folder")
         if existing == folder:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".unwant-check-"):
                 pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from diffusers import DDIMInverseScheduler, DDIMScheduler
 
@@ -44,14 +45,20 @@ class DDIM:
     """Deterministic DDIM (eta = 0) for `steps` steps, forwards and backwards, Song et al. 2021, Eq. 12."""
 
     def __init__(self, scheduler_config: Mapping, steps: int):
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
+        if not 1 <= steps <= scheduler_config.get("num_train_timesteps", 1000):
+            raise ValueError(f"steps must be from 1 to the model's training timesteps, got {steps}")
         config = ddim_config(scheduler_config)
         self.sampler = DDIMScheduler.from_config(_accepted(DDIMScheduler, config))
         # the inverse step is given epsilon (see invert_step), whatever the model predicts
         self.inverse = DDIMInverseScheduler.from_config(_accepted(DDIMInverseScheduler, {**config, "prediction_type": "epsilon"}))
         self.sampler.set_timesteps(steps)
         self.inverse.set_timesteps(steps)
+        if config["timestep_spacing"] == "trailing":
+            # diffusers' arange(T, 0, -T / steps) returns steps + 1 values, the last -1, for 62 step counts (61, 103...)
+            trailing = torch.from_numpy(np.round(np.arange(steps, 0, -1) * (self.sampler.config.num_train_timesteps / steps)).astype(np.int64) - 1)
+            self.sampler.timesteps, self.inverse.timesteps = trailing, trailing.flip(0)
+        if len(self.sampler.timesteps) != steps or int(self.sampler.timesteps.min()) < 0:
+            raise ValueError(f"DDIM made {len(self.sampler.timesteps)} timesteps for {steps} steps")
         self.steps = steps
 
     @classmethod

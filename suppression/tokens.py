@@ -52,6 +52,9 @@ class TokenLayout:
 
 
 COMPOUND_PREFIX = 3  # letters a compound's first part needs at least: "sun|glasses" is one, "t|hat" and "c|hat" are not
+# a target at least this long may end a compound the tokenizer keeps whole ("sunglasses"); shorter ones end too many
+# unrelated words ("wea|ring", "ger|man", "con|tent") and count only where the tokenizer splits them off ("water|mark")
+COMPOUND_TARGET = 5
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Word:
     start: int  # position of its first piece in the token sequence
     end: int  # one past its last piece
     text: str
+    ids: tuple[int, ...]  # its pieces
 
 
 def words_of(tokenizer, ids: list[int]) -> list[Word]:
@@ -73,26 +77,30 @@ def words_of(tokenizer, ids: list[int]) -> list[Word]:
             continue
         start = i if start is None else start
         if piece.endswith("</w>") or i + 1 == len(ids) or ids[i + 1] in special:
-            words.append(Word(start, i + 1, tokenizer.decode(ids[start : i + 1]).strip().lower()))
+            words.append(Word(start, i + 1, tokenizer.decode(ids[start : i + 1]).strip().lower(), tuple(ids[start : i + 1])))
             start = None
     return words
 
 
-def _word_matches(word: str, target_word: str, vocabulary: dict) -> bool:
-    """The word itself, or a compound that ends with it and whose first part is a word too ("eyeglasses", "sunglasses")."""
-    if word == target_word:
+def _word_matches(word: Word, target: Word, vocabulary: dict) -> bool:
+    """The word itself, or a compound that ends with it: split off by the tokenizer ("eye|glasses"), or, for a long
+    enough target, after a first part that is a word of its own ("sunglasses")."""
+    if word.text == target.text:
         return True
-    prefix = word[: -len(target_word)]
-    return word.endswith(target_word) and len(prefix) >= COMPOUND_PREFIX and f"{prefix}</w>" in vocabulary
+    prefix = word.text[: -len(target.text)]
+    if not word.text.endswith(target.text) or len(prefix) < COMPOUND_PREFIX:
+        return False
+    split_off = len(word.ids) > len(target.ids) and word.ids[-len(target.ids) :] == target.ids
+    return split_off or (len(target.text) >= COMPOUND_TARGET and f"{prefix}</w>" in vocabulary)
 
 
-def _occurrences(prompt_words: list[Word], target_words: list[str], vocabulary: dict) -> list[list[Word]]:
+def _occurrences(prompt_words: list[Word], target_words: list[Word], vocabulary: dict) -> list[list[Word]]:
     """Every run of prompt words that matches the target's words, each one whole or as the end of a compound."""
     k = len(target_words)
     return [
         prompt_words[i : i + k]
         for i in range(len(prompt_words) - k + 1)
-        if all(_word_matches(w.text, t, vocabulary) for w, t in zip(prompt_words[i : i + k], target_words))
+        if all(_word_matches(w, t, vocabulary) for w, t in zip(prompt_words[i : i + k], target_words))
     ]
 
 
@@ -113,7 +121,7 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
     words = words_of(tokenizer, ids)
     positions: set[int] = set()
     for target in targets:
-        target_words = [w.text for w in words_of(tokenizer, tokenizer(target.strip(), add_special_tokens=False).input_ids)]
+        target_words = words_of(tokenizer, tokenizer(target.strip(), add_special_tokens=False).input_ids)
         found = _occurrences(words, target_words, vocabulary) if target_words else []
         read = [run for run in found if run[-1].end <= max_length - 1]  # the encoder reads [SOT], 75 tokens, [EOT]
         if found and not read:
