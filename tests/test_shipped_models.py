@@ -153,3 +153,12 @@ def test_counter_sees_every_unet_call():
     with UNetCallCounter(editor.pipe.unet) as calls:
         editor.generate(PROMPT, remove=[], seed=0, steps=2, progress=False)
     assert (calls.forwards, calls.rows) == (2, 4)
+
+
+@pytest.mark.parametrize("steps", [1, 61, 103, 999, 1000])
+def test_trailing_spacing_makes_exactly_the_steps_asked_for(steps):
+    # diffusers' trailing arange gives steps + 1 values, the last -1, for 62 step counts between 1 and 1000
+    ddim = DDIM(scheduler_of("finetune-unipc").config, steps)
+    assert len(ddim.timesteps) == steps and int(ddim.timesteps.min()) >= 0 and int(ddim.timesteps.max()) == 999
+    assert ddim.inverse.timesteps.tolist() == ddim.timesteps.flip(0).tolist()
+    assert len(set(ddim.timesteps.tolist())) == steps
