@@ -53,6 +53,7 @@ def _fail(message: str) -> None:
 @click.option("--save-attention", type=click.Path(path_type=Path), help="Write the target's attention maps (original | suppressed) to this image.")
 @click.option("--save-mask", type=click.Path(path_type=Path), help="Write the removal mask to this image.")
 @click.option("--concat", is_flag=True, help="Write input | mask | result side by side instead of the result alone.")
+@click.option("--strip-metadata", is_flag=True, help="Write no EXIF, ICC profile, XMP or DPI (GPS, camera serials...); by default the input's are kept.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write what was done (inputs, model, seconds...) to this JSON file.")
 @click.option("--device", help="cuda, mps or cpu (default: the first available).")
 @click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")

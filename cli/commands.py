@@ -104,7 +104,7 @@ def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> Edit
 
 def _concat(photo: Image.Image, result: EditResult) -> Image.Image:
     mask = result.mask or Image.new("L", photo.size, 0)
-    return side_by_side([photo, mask.convert("RGB"), result.image])
+    return side_by_side([photo, mask.convert("RGB"), result.image.convert("RGB")])
 
 
 def _single(source: Path, options: dict) -> int:
@@ -117,7 +117,7 @@ def _single(source: Path, options: dict) -> int:
     result = _edit_one(editor, photo, options)
     _save_extras(result, options, [source])
     image = _concat(photo.rgb, result) if options["concat"] else result.image
-    write_image(image, output, options["overwrite"], inputs=[source])
+    write_image(image, output, options["overwrite"], inputs=[source], strip_metadata=options["strip_metadata"])
     if options["report"]:
         write_json(record(source, output, editor, result), options["report"])
     if result.psnr is not None:
@@ -151,7 +151,8 @@ def _run_locked_batch(inputs: list[Path], out_folder: Path, options: dict) -> in
             result.image = _concat(photo.rgb, result)
         return result
 
-    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"], lock=False)
+    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"], lock=False,
+                        strip_metadata=options["strip_metadata"])
     click.echo(summary.line(), err=True)
     return 0 if summary.ok else 1
 

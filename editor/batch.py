@@ -120,6 +120,7 @@ def run_batch(
     overwrite: bool = False,
     quiet: bool = False,
     lock: bool = True,
+    strip_metadata: bool = False,
 ) -> BatchSummary:
     """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others.
 
@@ -141,7 +142,7 @@ def run_batch(
                 continue
             try:
                 result = edit(source)
-                write_image(result.image, target, overwrite=overwrite, inputs=[source])
+                write_image(result.image, target, overwrite=overwrite, inputs=[source], strip_metadata=strip_metadata)
             except UnwantError as error:
                 summary.failed += 1
                 append_jsonl(record(source, None, editor, status="error", message=str(error)), report)

@@ -262,4 +262,4 @@ class Editor:
                     edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
         calls = _with_inversion(calls, inverted, cached)
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
-        return _result(finish(edited, photo), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)
+        return _result(finish(edited, photo, soft if blend else None), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)

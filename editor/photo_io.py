@@ -10,12 +10,13 @@ import os
 import struct
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from editor.faithful import in_native_mode, metadata_of, native_of, with_metadata
 from sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
@@ -42,6 +43,8 @@ class Photo:
     alpha: Image.Image | None  # mode 'L', same size as rgb; None when the input had no transparency
     mode: str  # PIL mode of the input before conversion, e.g. 'I;16' or 'CMYK'
     path: Path | None = None
+    native: Image.Image | None = None  # the upright input in its own mode, for modes the output returns to (faithful.py)
+    metadata: dict = field(default_factory=dict)  # EXIF (orientation reset), ICC profile, XMP, DPI
 
     @property
     def size(self) -> tuple[int, int]:
@@ -107,12 +110,15 @@ def from_model(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image.resize(tuple(size), Image.Resampling.LANCZOS)
 
 
-def finish(image_rgb: Image.Image, photo: Photo) -> Image.Image:
-    """The edited image at the photo's size, RGBA with the photo's alpha if it had one, else RGB."""
+def finish(image_rgb: Image.Image, photo: Photo, mask: np.ndarray | None = None) -> Image.Image:
+    """The edited image at the photo's size and in its mode (grey, CMYK, 16-bit; else RGB, or RGBA with the photo's
+    alpha), carrying its metadata; where `mask` is 0 the photo's own pixels in its own mode."""
     out = from_model(image_rgb, photo.size).convert("RGB")
     if photo.alpha is not None:
         out.putalpha(photo.alpha)
-    return out
+    if photo.native is not None:
+        out = in_native_mode(out, photo.native, mask)
+    return with_metadata(out, photo.metadata)
 
 
 def find_images(
@@ -225,8 +231,9 @@ def _check_size(size: tuple[int, int], where: str, max_megapixels: float | None)
 
 def _photo_from_image(image: Image.Image, where: str, path: Path | None) -> Photo:
     """Apply EXIF orientation and split into 8-bit RGB and alpha; the result shares nothing with `image`."""
-    rgb, alpha = _to_rgb(_upright(image, where), where)
-    return Photo(rgb=rgb, alpha=alpha, mode=image.mode, path=path)
+    upright = _upright(image, where)
+    rgb, alpha = _to_rgb(upright, where)
+    return Photo(rgb=rgb, alpha=alpha, mode=image.mode, path=path, native=native_of(upright), metadata=metadata_of(upright))
 
 
 def _upright(image: Image.Image, where: str) -> Image.Image:

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from editor.photo_io import ALPHA_MODES, PhotoError, _reason
@@ -26,17 +27,25 @@ WRITE_FORMATS = {
 }
 # JPEG has no alpha; PIL writes a 32-bit BMP but reads it back without alpha, as do many viewers.
 NO_ALPHA_FORMATS = ("JPEG", "BMP")
-GREY_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")  # 8-bit greyscale as is; WebP has no greyscale mode
+# the modes each format keeps as they are; anything else is written as RGB (RGBA where the format has alpha)
+KEPT_MODES = {"PNG": ("L", "LA", "I;16"), "JPEG": ("L", "CMYK"), "TIFF": ("L", "LA", "CMYK", "I;16"), "BMP": ("L",), "WEBP": ()}
+METADATA = ("exif", "icc_profile", "xmp", "dpi")  # what an image's info may carry from its input (editor/faithful.py)
 
 
 def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = False,
-                inputs: Iterable[str | os.PathLike] = ()) -> Path:
-    """Write `image` in the format its extension names, atomically, never onto an input; returns the path."""
+                inputs: Iterable[str | os.PathLike] = (), strip_metadata: bool = False) -> Path:
+    """Write `image` in the format its extension names, atomically, never onto an input; returns the path.
+
+    The metadata the image carries from its input (EXIF, ICC profile, XMP, DPI) is written too, unless stripped."""
     path = Path(path)
     image_format, options = _output_format(path)
     _refuse_inputs(path, inputs)
     _refuse_existing(path, overwrite)
-    _save_atomically(_for_format(image, image_format, path), path, image_format, options)
+    metadata = {} if strip_metadata else {key: image.info[key] for key in METADATA if image.info.get(key)}
+    if strip_metadata:  # some of PIL's writers read the ICC profile and EXIF from info by themselves
+        image = image.copy()
+        image.info.clear()
+    _save_atomically(_for_format(image, image_format, path), path, image_format, {**options, **metadata})
     return path
 
 
@@ -76,8 +85,14 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Image:
     """Greyscale stays greyscale (a mask) where the format holds it; else RGB, or RGBA when the image has alpha and
     the format keeps it."""
-    if image.mode == "L" and image_format in GREY_FORMATS:
+    if image.mode in KEPT_MODES.get(image_format, ()):
         return image
+    if image.mode == "I;16":  # 16-bit grey in a format without it: the high byte, not PIL's clipping conversion
+        image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8), "L")
+        if image_format in KEPT_MODES and "L" in KEPT_MODES[image_format]:
+            return image
+    elif image.mode in ("CMYK", "LA") and image_format != "PNG":
+        log.info("%s: %s cannot hold %s pixels; writing RGB", path, image_format, image.mode)
     has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
     if has_alpha and image_format in NO_ALPHA_FORMATS:
         log.warning("%s: %s keeps no transparency, so the alpha is dropped; write .png to keep it", path, image_format)

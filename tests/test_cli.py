@@ -605,3 +605,17 @@ def test_a_killed_batch_leaves_whole_files_and_lines_and_a_rerun_finishes(edit, 
     assert result.exit_code == 0, result.output
     assert sorted(n for n in files_in(out) if not n.startswith(".")) == sorted([f"p{i}.png" for i in range(len(photos))] + ["report.jsonl"])
     assert {line["status"] for line in report_lines(out / "report.jsonl")} <= {"ok", "skipped"}
+
+
+def test_metadata_is_kept_unless_stripped(edit, tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "ACME Camera"
+    exif[0x8825] = {2: (52.0, 31.0, 12.0)}  # GPS latitude
+    photo = tmp_path / "p.jpg"
+    Image.open(make_photo(tmp_path / "p.png")).save(photo, exif=exif, dpi=(240, 240))
+    for name, flags in (("kept.png", []), ("stripped.png", ["--strip-metadata"])):
+        result = edit(*removal(photo), "-o", tmp_path / name, *flags, "--quiet")
+        assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "stripped.png") as stripped:
+        assert kept.getexif().get(0x010F) == "ACME Camera" and 0x8825 in kept.getexif()
+        assert not len(stripped.getexif()) and "dpi" not in stripped.info

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from sd.errors import UnwantError
 from editor.photo_io import (
@@ -401,12 +401,12 @@ def test_output_path_for():
     assert output_path_for("a.b.tiff") == Path("a.b.edited.png")
 
 
-def test_rgba_round_trip_through_files_keeps_alpha(tmp_path):
+def test_grey_with_alpha_round_trip_through_files_keeps_mode_and_alpha(tmp_path):
     gradient((40, 24), "LA").save(tmp_path / "in.png")
     edit_copy(tmp_path / "in.png", tmp_path / "out.png")
     original = Image.open(tmp_path / "in.png")
     with Image.open(tmp_path / "out.png") as out:
-        assert out.mode == "RGBA" and out.size == (40, 24)
+        assert out.mode == "LA" and out.size == (40, 24)
         assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(original.getchannel("A")))
 
 
@@ -457,3 +457,64 @@ def test_find_images_errors(tmp_path):
         find_images([tmp_path / "out"], exclude=tmp_path / "out")  # input folder given as output folder too
     assert_one_line(error, "out", "inside the output folder", "choose an output folder")
     assert find_images([]) == []
+
+
+# --- faithful outputs: the input's mode and metadata --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, name, written", [
+    ("L", "out.png", "L"), ("L", "out.jpg", "L"), ("LA", "out.png", "LA"), ("CMYK", "out.jpg", "CMYK"),
+    ("CMYK", "out.tif", "CMYK"), ("CMYK", "out.png", "RGB"), ("I;16", "out.png", "I;16"), ("I;16", "out.jpg", "L"),
+    ("P", "out.png", "RGB"), ("RGBA", "out.png", "RGBA"), ("RGB", "out.png", "RGB"),
+])
+def test_the_output_keeps_the_input_mode_where_the_format_holds_it(tmp_path, mode, name, written):
+    source = _save_in_mode(tmp_path, mode)
+    photo = read_photo(source)
+    assert finish(to_model(photo, native=64), photo).mode == {"P": "RGB"}.get(mode, mode)
+    write_image(finish(to_model(photo, native=64), photo), tmp_path / name)
+    with Image.open(tmp_path / name) as out:
+        assert out.mode.replace("I;16B", "I;16") == written and out.size == (40, 24)
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "I;16"])
+def test_outside_the_mask_the_input_pixels_in_its_own_mode(tmp_path, mode):
+    source = _save_in_mode(tmp_path, mode)
+    photo = read_photo(source)
+    mask = np.zeros((24, 40), np.float32)
+    mask[5:15, 10:30] = 1.0
+    edited = Image.new("RGB", photo.size, (250, 10, 10))
+    out = np.asarray(finish(edited, photo, mask))
+    original = np.asarray(Image.open(source))
+    assert np.array_equal(out[mask == 0], original[mask == 0])
+    assert not np.array_equal(out[mask == 1], original[mask == 1])
+
+
+def _photo_with_metadata(path: Path) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned: the output is upright, so its orientation must say 1
+    exif[0x010F] = "ACME Camera"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    gradient((64, 32)).save(path, exif=exif, icc_profile=icc, dpi=(300, 300), quality=95)
+    return icc
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.jpg", "out.webp", "out.tif"])
+def test_metadata_is_kept_with_the_orientation_reset(tmp_path, name):
+    icc = _photo_with_metadata(tmp_path / "in.jpg")
+    photo = read_photo(tmp_path / "in.jpg")
+    write_image(finish(to_model(photo, native=64), photo), tmp_path / name)
+    with Image.open(tmp_path / name) as out:
+        assert out.size == (32, 64)  # upright
+        exif = out.getexif()
+        assert exif.get(0x010F) == "ACME Camera" and exif.get(0x0112, 1) == 1
+        assert out.info.get("icc_profile") == icc
+        if name != "out.webp":
+            assert tuple(round(float(v)) for v in out.info["dpi"]) == (300, 300)
+
+
+def test_strip_metadata_writes_none(tmp_path):
+    _photo_with_metadata(tmp_path / "in.jpg")
+    photo = read_photo(tmp_path / "in.jpg")
+    write_image(finish(to_model(photo, native=64), photo), tmp_path / "out.jpg", strip_metadata=True)
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert not len(out.getexif()) and "icc_profile" not in out.info and "dpi" not in out.info
