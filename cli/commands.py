@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from editor.batch import output_folder_lock, run_batch
+from editor.batch import output_folder_lock, output_for, run_batch
 from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
@@ -142,6 +142,10 @@ def _batch(inputs: list[Path], options: dict) -> int:
 
 
 def _run_locked_batch(inputs: list[Path], out_folder: Path, options: dict) -> int:
+    files = find_images(inputs, exclude=out_folder)
+    if not options["overwrite"] and all(output_for(relative, out_folder).exists() for _, relative in files):
+        click.echo(f"nothing to do: all {len(files)} outputs are already in {out_folder} (--overwrite redoes them)", err=True)
+        return 0
     editor = _load(options)
 
     def edit(source: Path) -> EditResult:

@@ -82,12 +82,19 @@ def _pickle_only_components(folder: Path) -> list[str]:
     return parts
 
 
-def _not_cached_error(model: str) -> ModelLoadError:
+def _not_cached_error(model: str, offline: bool) -> ModelLoadError:
+    """Offline by choice (HF_HUB_OFFLINE) and offline by circumstance need different fixes."""
     cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
+    if offline:
+        return ModelLoadError(
+            f"model {model!r} is not in the local Hugging Face cache ({cache}) and HF_HUB_OFFLINE is set, so it was not "
+            "downloaded: unset HF_HUB_OFFLINE to download it, pass --model PATH to a local folder or .safetensors file, "
+            "or try --model toyworld"
+        )
     return ModelLoadError(
-        f"model {model!r} is not in the local Hugging Face cache ({cache}) and could not be downloaded: "
-        "download it once with network access, pass --model PATH to a local folder or .safetensors file, "
-        "or try --model toyworld offline"
+        f"model {model!r} is not in the local Hugging Face cache ({cache}) and could not be downloaded (no network, "
+        "or the hub is unreachable): download it once with network access, pass --model PATH to a local folder or "
+        ".safetensors file, or try --model toyworld offline"
     )
 
 
@@ -162,7 +169,7 @@ def _from_hub(model: str, torch_dtype: torch.dtype, allow_unsafe_pickle: bool, e
     except (LocalEntryNotFoundError, OSError, HFValidationError, ValueError) as error:
         if "safetensors" in str(error).lower() and not allow_unsafe_pickle and "not found" in str(error).lower():
             _refuse_pickle(model, allow_unsafe_pickle)
-        raise _not_cached_error(model) from None
+        raise _not_cached_error(model, offline) from None
 
 
 def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config: str | os.PathLike | None) -> DiffusionPipeline:

@@ -406,7 +406,7 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     corrupt.unlink()
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 0, result.output
-    assert "done 0, skipped 10, failed 0" in result.stderr
+    assert f"nothing to do: all 10 outputs are already in {out}" in result.stderr
 
     stamps = {o: o.stat().st_mtime_ns for o in expected.values()}
     result = edit(*batch(src, "-o", out, "--overwrite"))
@@ -619,3 +619,13 @@ def test_metadata_is_kept_unless_stripped(edit, tmp_path):
     with Image.open(tmp_path / "kept.png") as kept, Image.open(tmp_path / "stripped.png") as stripped:
         assert kept.getexif().get(0x010F) == "ACME Camera" and 0x8825 in kept.getexif()
         assert not len(stripped.getexif()) and "dpi" not in stripped.info
+
+
+def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_photo(src / "p0.png"), make_photo(src / "sub" / "p1.jpg")
+    assert edit(*batch(src, "-o", out)).exit_code == 0
+    # the same command again, with a model that does not exist: nothing may need it
+    again = CliRunner().invoke(cli.main, [*map(str, batch(src, "-o", out)), "--model", str(tmp_path / "no-model")])
+    assert again.exit_code == 0, again.output
+    assert f"nothing to do: all 2 outputs are already in {out} (--overwrite redoes them)" in again.stderr

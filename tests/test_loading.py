@@ -158,6 +158,14 @@ def test_uncached_hub_model_offline_says_what_to_do(offline):
     assert "not in the local Hugging Face cache" in message
     assert str(offline) in message  # the cache it looked in
     assert "--model" in message and "toyworld" in message
+    assert "HF_HUB_OFFLINE is set" in message  # offline by choice: the fix is to unset it
+
+
+def test_uncached_hub_model_without_network_says_so():
+    from editor.loading import _not_cached_error
+
+    message = str(_not_cached_error("someone/not-a-model", offline=False))
+    assert "could not be downloaded (no network" in message and "HF_HUB_OFFLINE" not in message
 
 
 # -- pickle refusal --------------------------------------------------------------------------------
