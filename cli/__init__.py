@@ -32,7 +32,29 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# --help in sections, in the order a newcomer needs them; anything not listed falls into the last one
+HELP_SECTIONS = {
+    "Input and output": ["output", "overwrite", "save_mask", "save_attention", "concat", "report", "strip_metadata", "max_megapixels"],
+    "Removal and generation": ["targets", "prompt", "preset", "reconstruct", "inversion", "steps", "guidance", "seed", "negative_prompt"],
+    "Model and device": ["model", "model_config", "device", "dtype", "memory", "allow_unsafe_pickle"],
+    "Advanced": ["alpha", "no_optimize", "mask_threshold", "no_blend"],
+}
+
+
+class SectionedCommand(click.Command):
+    """A click command whose --help lists its options in HELP_SECTIONS."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        records = {param.name: param.get_help_record(ctx) for param in self.get_params(ctx)}
+        records = {name: record for name, record in records.items() if record}
+        for title, names in [*HELP_SECTIONS.items(), ("Other", [n for n in records if not any(n in v for v in HELP_SECTIONS.values())])]:
+            rows = [records[name] for name in names if name in records]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+@click.command(cls=SectionedCommand, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-p", "--prompt", help="Describe the image (generation), or caption the photo including the object (removal).")
 @click.option("-r", "--remove", "targets", multiple=True, help="Object to remove; repeat for several. Generation also reads 'without X' from --prompt.")

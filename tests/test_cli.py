@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import click
 from click.testing import CliRunner
 from PIL import Image
 
@@ -421,12 +422,12 @@ def test_output_folder_inside_the_input_is_not_read(edit, tmp_path):
     src = tmp_path / "in"
     _tree(src, 3)
     out = src / "edited"
-    for expected in ("done 3, skipped 0, failed 0", "done 0, skipped 3, failed 0"):
+    for expected in ("done 3, skipped 0, failed 0", "nothing to do: all 3 outputs are already in"):
         result = edit(*batch(src, "-o", out))
         assert result.exit_code == 0, result.output
         assert expected in result.stderr
     assert not (out / "edited").exists()
-    assert len(report_lines(out / "report.jsonl")) == 6
+    assert len(report_lines(out / "report.jsonl")) == 3
 
 
 def test_several_files_are_a_batch(edit, tmp_path):
@@ -629,3 +630,21 @@ def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path):
     again = CliRunner().invoke(cli.main, [*map(str, batch(src, "-o", out)), "--model", str(tmp_path / "no-model")])
     assert again.exit_code == 0, again.output
     assert f"nothing to do: all 2 outputs are already in {out} (--overwrite redoes them)" in again.stderr
+
+
+def test_the_preset_that_runs_is_said_in_one_line(edit, tmp_path, caplog):
+    photo = make_photo(tmp_path / "p.png")
+    with caplog.at_level(logging.INFO, logger="unwant"):
+        assert edit(*removal(photo)).exit_code == 0
+    assert "quality preset: null-text inversion, 3 steps; on a CPU, --preset fast is about 6x faster" in caplog.text
+
+
+def test_help_lists_every_option_once_in_sections():
+    text = CliRunner().invoke(cli.main, ["--help"]).output
+    titles = ["Input and output:", "Removal and generation:", "Model and device:", "Advanced:", "Other:"]
+    assert [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")] == titles
+    for param in cli.main.params:
+        for flag in param.opts if isinstance(param, click.Option) else []:
+            if flag.startswith("--"):
+                assert text.count(f"{flag} ") + text.count(f"{flag}\n") >= 1, flag
+    assert text.count("--strip-metadata") == 1 and text.count("--debug") == 1
