@@ -19,6 +19,7 @@ import resource
 import statistics
 import time
 
+PHONE_ROW = "removal: 12 MP JPEG in and PNG out (preset fast)"  # a phone photo, JPEG in, PNG out; seconds per stage in the JSON
 ROWS = [
     "plain text-to-image (unit)",
     "inversion: ddim",
@@ -28,6 +29,7 @@ ROWS = [
     "generation with suppression (SWR + ITO)",
     "removal: preset fast",
     "removal: preset quality",
+    PHONE_ROW,
 ]
 
 
@@ -49,8 +51,38 @@ def _task(name: str, editor, image, steps: int):
         return lambda: invert(editor.pipe, z0, cond, method=method, steps=steps, progress=False)
     if name.startswith("generation"):
         return lambda: editor.generate(prompt, remove=target, seed=0, steps=steps, progress=False)
+    if name == PHONE_ROW:
+        return _phone_photo_task(editor, image, prompt, target)
     preset = name.split("preset ")[1]
     return lambda: (editor.forget_inversion(), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
+
+
+def _phone_photo_task(editor, image, prompt: str, target: str):
+    """The scene at 4000 x 3000 as a JPEG file: read it, remove with the fast preset, write PNG; stage seconds kept."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from editor.photo_io import read_photo
+    from editor.writing import write_image
+
+    folder = Path(tempfile.mkdtemp())
+    source = folder / "phone.jpg"
+    Image.fromarray(image).resize((4000, 3000), Image.BICUBIC).save(source, quality=92)
+
+    def run():
+        started = time.perf_counter()
+        photo = read_photo(source)
+        read = time.perf_counter() - started
+        editor.forget_inversion()
+        result = editor.remove(photo, target, prompt=prompt, preset="fast", progress=False)
+        started = time.perf_counter()
+        write_image(result.image, folder / "out.png", overwrite=True)
+        result.timings = {"read": read, **result.timings, "write": time.perf_counter() - started}
+        return result
+
+    return run
 
 
 def _measure(name: str, model: str, device: str | None, dtype: str | None, repeats: int, steps: int, queue) -> None:
@@ -84,14 +116,15 @@ def _measure_row(name: str, model: str, device: str | None, dtype: str | None, r
     cuda = editor.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    seconds = []
+    seconds, stages = [], []
     with UNetCallCounter(editor.pipe.unet) as calls:
         for _ in range(repeats):
             started = time.perf_counter()
-            run()
+            result = run()
             if cuda:
                 torch.cuda.synchronize()
             seconds.append(time.perf_counter() - started)
+            stages.append(getattr(result, "timings", None) or {})
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return (
         {
@@ -104,6 +137,7 @@ def _measure_row(name: str, model: str, device: str | None, dtype: str | None, r
             "memory": "GPU allocated" if cuda else "process RSS",
             "device": str(editor.device),
             "dtype": str(editor.pipe.unet.dtype).removeprefix("torch."),
+            "stage_seconds": {key: statistics.median(s[key] for s in stages) for key in stages[-1]},
         }
     )
 
@@ -157,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         results.append(measure(name, args))
         print(f"  {name}: {results[-1]['seconds']:.2f} s", flush=True)
     table = markdown(results)
+    for r in results:
+        if r["row"] == PHONE_ROW:
+            table += f"\n\n{PHONE_ROW}, seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stage_seconds"].items())
     first = results[0]
     print(f"\n{table}\n\nmodel {args.model} on {first['device']} ({platform.processor() or platform.machine()}), {first['dtype']}, "
           f"{args.steps} steps, peak memory = {first['memory']}")
