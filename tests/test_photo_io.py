@@ -518,3 +518,8 @@ def test_strip_metadata_writes_none(tmp_path):
     write_image(finish(to_model(photo, native=64), photo), tmp_path / "out.jpg", strip_metadata=True)
     with Image.open(tmp_path / "out.jpg") as out:
         assert not len(out.getexif()) and "icc_profile" not in out.info and "dpi" not in out.info
+
+
+def test_a_grey_array_comes_back_grey():
+    photo = photo_from_any(np.full((20, 30), 200, np.uint8))
+    assert finish(to_model(photo, native=64), photo).mode == "L"
