@@ -12,7 +12,6 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass
-from types import SimpleNamespace
 
 import numpy as np
 from skimage.metrics import structural_similarity
@@ -24,8 +23,6 @@ from editor import Editor
 from editor.editor import REMOVE_PROMPT_TEMPLATE
 from editor.photo_io import from_model, photo_from_any
 from editor.presets import PRESETS
-from editor.sampler import Plan, run_branches
-from sd.text import encode_prompt
 from toyworld.detector import detect
 from toyworld.world import render
 
@@ -212,14 +209,9 @@ def _names_array(image: np.ndarray) -> list[str]:
 def _negative_prompt_removal(editor: Editor, image, scene, target: str, inversion: str):
     """Baseline on the same (cached) inversion: resample with the target deleted from the caption and
     "a <target>" as the negative prompt, no suppression, no blend."""
-    photo = photo_from_any(image)
-    z0, _ = editor.encode_photo(photo)
-    inverted, _ = editor.invert_photo(z0, encode_prompt(editor.pipe, scene.caption), inversion, 50, 7.5, False)
     others = caption([o.name for o in scene.objects if o.name != target])
-    negative = encode_prompt(editor.pipe, f"a {target}")
-    plan = Plan(inverted.steps, encode_prompt(editor.pipe, others), [negative] * inverted.steps, inverted.guidance)
-    branches = run_branches(editor.pipe, inverted.x_T, plan, progress=False)
-    return SimpleNamespace(image=from_model(editor.decode(branches.original), photo.size), timings={"invert": inverted.seconds})
+    return editor.reconstruct(image, prompt=scene.caption, inversion=inversion, resample_prompt=others,
+                              negative_prompt=f"a {target}", progress=False)
 
 
 def markdown(rows: list[Row]) -> str:

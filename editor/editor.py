@@ -197,11 +197,24 @@ class Editor:
         return _result(image, prompt, targets, seed, steps, guidance, timings, replace(calls), branches if layout else None)
 
     def reconstruct(
-        self, image, prompt: str | None = None, inversion: str = "null-text", seed: int | None = None, steps: int = 50, guidance: float = 7.5, *, progress: bool = True
+        self,
+        image,
+        prompt: str | None = None,
+        inversion: str = "null-text",
+        seed: int | None = None,
+        steps: int = 50,
+        guidance: float = 7.5,
+        *,
+        resample_prompt: str | None = None,
+        negative_prompt: str | None = None,
+        progress: bool = True,
     ) -> EditResult:
         """Invert the photo and resample it with no edit; `psnr` says how faithful the inversion is.
 
-        With no prompt the empty prompt is used (then guidance has no effect on the conditional half)."""
+        With no prompt the empty prompt is used (then guidance has no effect on the conditional half).
+        `resample_prompt` resamples under another prompt and `negative_prompt` replaces the inversion's null embeddings:
+        a plain prompt edit with no suppression and no blend, the baseline removal ("a cat and a dog" inverted, "a cat"
+        resampled with "a dog" as the negative prompt) that benchmarks.quality compares unwant against."""
         check_steps(steps), check_guidance(guidance)
         photo = photo_from_any(image)
         prompt = prompt or ""
@@ -210,11 +223,17 @@ class Editor:
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
             with _stage(timings, "denoise"):
-                branches = run_branches(self.pipe, inverted.x_T, Plan.from_inversion(inverted, cond), progress)
+                plan = Plan.from_inversion(inverted, cond)
+                if resample_prompt is not None:
+                    plan.cond = encode_prompt(self.pipe, resample_prompt)
+                if negative_prompt is not None:
+                    plan.unconds = [encode_prompt(self.pipe, negative_prompt)] * plan.steps
+                branches = run_branches(self.pipe, inverted.x_T, plan, progress)
             with _stage(timings, "decode"):
-                output = finish(from_model(self.decode(branches.original), photo.size), photo)
+                rgb = from_model(self.decode(branches.original), photo.size)
+                output = finish(rgb, photo)
         calls = _with_inversion(calls, inverted, cached)
-        psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(output.convert("RGB")), data_range=255)
+        psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(rgb.convert("RGB")), data_range=255)
         return _result(output, prompt, [], seed, steps, guidance, timings, calls, None, inversion=inversion, psnr=float(psnr))
 
     def remove(
