@@ -14,11 +14,11 @@ from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
 from editor.loading import resolve_device
 from editor.masks import MaskConfig
-from editor.presets import PRESETS
 from editor.photo_io import find_images, output_path_for, read_photo
-from editor.writing import WRITE_FORMATS, write_image
+from editor.presets import PRESETS
 from editor.report import record, write_json
 from editor.result import EditResult
+from editor.writing import WRITE_FORMATS, write_image
 from sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
@@ -151,14 +151,13 @@ def _batch(inputs: list[Path], options: dict) -> int:
     for flag in ("save_attention", "save_mask", "report"):
         if options[flag]:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
-    find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
+    files = find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
     check_output_location(out_folder / "report.jsonl")
     with output_folder_lock(out_folder):  # held from before the model loads: a second batch is refused at once
-        return _run_locked_batch(inputs, out_folder, options)
+        return _run_locked_batch(inputs, files, out_folder, options)
 
 
-def _run_locked_batch(inputs: list[Path], out_folder: Path, options: dict) -> int:
-    files = find_images(inputs, exclude=out_folder)
+def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_folder: Path, options: dict) -> int:
     if not options["overwrite"] and all(output_for(relative, out_folder).exists() for _, relative in files):
         click.echo(f"nothing to do: all {len(files)} outputs are already in {out_folder} (--overwrite redoes them)", err=True)
         return 0

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from sd.errors import UnwantError
 from editor.photo_io import find_images
-from editor.writing import write_image
 from editor.report import append_jsonl, drop_partial_line, record
 from editor.result import EditResult
+from editor.writing import write_image
+from sd.errors import UnwantError
 
 REPORT_NAME = "report.jsonl"
 LOCK_NAME = ".unwant.lock"
 STALE_AFTER = 60.0  # seconds: an atomic write's temporary file lives for the time one image takes to encode
-# what photo_io's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
+# what writing.py's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
 STALE_TEMP = re.compile(r"^\..+\.(png|jpe?g|webp|bmp|tiff?)\.[A-Za-z0-9_]+\.tmp$", re.IGNORECASE)
 
 

@@ -15,7 +15,6 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from sd.errors import UnwantError
 from editor.checks import check_guidance, check_seed, check_steps
 from editor.loading import DEFAULT_MODEL, load_pipeline
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
@@ -23,8 +22,9 @@ from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset, preset_settings
 from editor.result import EditResult
 from editor.sampler import BranchOutput, Plan, run_branches
-from sd.calls import UNetCallCounter, UNetCalls
 from inversion import invert
+from sd.calls import UNetCallCounter, UNetCalls
+from sd.errors import UnwantError
 from sd.text import encode_prompt, warn_if_truncated
 from sd.vae import decode_latents, encode_image
 from suppression.config import SuppressionConfig
@@ -79,6 +79,7 @@ class Editor:
             module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
         self._last_inversion = None  # (key, InversionResult) of the latest photo
         self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
+        self._cut_noted: set[str] = set()  # prompts over the text encoder's length already noted
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
@@ -150,8 +151,8 @@ class Editor:
 
     def _check_prompt(self, prompt: str) -> None:
         """Once per prompt: say where a prompt longer than the text encoder reads is cut."""
-        if (prompt, ()) not in self._warned:
-            self._warned.add((prompt, ()))
+        if prompt not in self._cut_noted:
+            self._cut_noted.add(prompt)
             warn_if_truncated(self.pipe.tokenizer, prompt)
 
     def _warn_if_not_last(self, prompt: str, targets: list[str], config: SuppressionConfig) -> None:

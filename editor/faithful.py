@@ -8,13 +8,13 @@ from PIL import Image
 # modes the edit is converted back to; the input's own pixels are kept outside the mask, bit for bit
 NATIVE_MODES = ("L", "LA", "CMYK", "I;16")
 # palette images ('P') come back as RGB: a palette cannot hold the colours the model paints
-METADATA_KEYS = ("exif", "icc_profile", "xmp", "dpi")
+METADATA_KEYS = ("exif", "icc_profile", "xmp", "dpi")  # what a result carries from its input and write_image writes
 ORIENTATION = 0x0112
 
 
 def metadata_of(upright: Image.Image) -> dict:
     """What to write back: EXIF (orientation reset, since the pixels are already upright), ICC profile, XMP, DPI."""
-    found = {key: upright.info[key] for key in ("icc_profile", "xmp", "dpi") if upright.info.get(key)}
+    found = {key: upright.info[key] for key in METADATA_KEYS if key != "exif" and upright.info.get(key)}
     exif = upright.getexif()
     if len(exif):
         if ORIENTATION in exif:
@@ -24,8 +24,9 @@ def metadata_of(upright: Image.Image) -> dict:
 
 
 def native_of(upright: Image.Image) -> Image.Image | None:
-    """The upright input in its own mode, when that mode is one the output goes back to."""
-    return upright.copy() if upright.mode in NATIVE_MODES else None
+    """The upright input in its own mode, when that mode is one the output goes back to (`upright` is already the
+    reader's own copy, so it is kept as it is)."""
+    return upright if upright.mode in NATIVE_MODES else None
 
 
 def in_native_mode(edited: Image.Image, native: Image.Image, mask: np.ndarray | None) -> Image.Image:

@@ -64,17 +64,17 @@ class _MapTotals:
         self.original = torch.zeros(size)
         self.suppressed = torch.zeros(size)
 
-    def target_map(self, row: int) -> torch.Tensor:
-        """The targets' cross-attention in batch row `row` of the last forward, (h, w)."""
-        return self.store.cross()[row][:, list(self.layout.target_positions)].mean(-1).reshape(self.size).float().cpu()
-
     def add(self, original_row: int | None, suppressed_row: int | None) -> None:
+        """Add the targets' cross-attention (h, w) in these batch rows of the last forward (None: that branch did not run)."""
         if self.layout is None:
             return
+        cross = self.store.cross()  # averaged over the recorded layers once, whichever rows are read
+        maps = {row: cross[row][:, list(self.layout.target_positions)].mean(-1).reshape(self.size).cpu()
+                for row in {original_row, suppressed_row} - {None}}
         if original_row is not None:
-            self.original += self.target_map(original_row)
+            self.original += maps[original_row]
         if suppressed_row is not None:
-            self.suppressed += self.target_map(suppressed_row)
+            self.suppressed += maps[suppressed_row]
 
 
 def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, callback: Callable[[dict], None] | None = None) -> BranchOutput:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from editor.faithful import METADATA_KEYS
 from editor.photo_io import ALPHA_MODES, PhotoError, _reason
 
 log = logging.getLogger("unwant")
@@ -29,7 +30,6 @@ WRITE_FORMATS = {
 NO_ALPHA_FORMATS = ("JPEG", "BMP")
 # the modes each format keeps as they are; anything else is written as RGB (RGBA where the format has alpha)
 KEPT_MODES = {"PNG": ("L", "LA", "I;16"), "JPEG": ("L", "CMYK"), "TIFF": ("L", "LA", "CMYK", "I;16"), "BMP": ("L",), "WEBP": ()}
-METADATA = ("exif", "icc_profile", "xmp", "dpi")  # what an image's info may carry from its input (editor/faithful.py)
 
 
 def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = False,
@@ -41,7 +41,7 @@ def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = F
     image_format, options = _output_format(path)
     _refuse_inputs(path, inputs)
     _refuse_existing(path, overwrite)
-    metadata = {} if strip_metadata else {key: image.info[key] for key in METADATA if image.info.get(key)}
+    metadata = {} if strip_metadata else {key: image.info[key] for key in METADATA_KEYS if image.info.get(key)}
     if strip_metadata:  # some of PIL's writers read the ICC profile and EXIF from info by themselves
         image = image.copy()
         image.info.clear()
@@ -85,14 +85,15 @@ def _refuse_existing(path: Path, overwrite: bool) -> None:
 def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Image:
     """Greyscale stays greyscale (a mask) where the format holds it; else RGB, or RGBA when the image has alpha and
     the format keeps it."""
-    if image.mode in KEPT_MODES.get(image_format, ()):
+    kept = KEPT_MODES.get(image_format, ())
+    if image.mode in kept:
         return image
     if image.mode == "I;16":  # 16-bit grey in a format without it: the high byte, not PIL's clipping conversion
         image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8), "L")
-        if image_format in KEPT_MODES and "L" in KEPT_MODES[image_format]:
+        if "L" in kept:
             return image
-    elif image.mode in ("CMYK", "LA") and image_format != "PNG":
-        log.info("%s: %s cannot hold %s pixels; writing RGB", path, image_format, image.mode)
+    elif image.mode == "CMYK":
+        log.info("%s: %s cannot hold CMYK pixels; writing RGB", path, image_format)
     has_alpha = image.mode in ALPHA_MODES or "transparency" in image.info
     if has_alpha and image_format in NO_ALPHA_FORMATS:
         log.warning("%s: %s keeps no transparency, so the alpha is dropped; write .png to keep it", path, image_format)

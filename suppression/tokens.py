@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from sd.errors import UnwantError
+from sd.text import token_ids
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
     than the text encoder reads, only what it reads counts."""
     targets = [targets] if isinstance(targets, str) else list(targets)
     max_length = tokenizer.model_max_length
-    ids = tokenizer(prompt, truncation=False, verbose=False).input_ids
+    ids = token_ids(tokenizer, prompt)
     vocabulary = tokenizer.get_vocab()
     words = words_of(tokenizer, ids)
     positions: set[int] = set()
