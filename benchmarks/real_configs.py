@@ -17,7 +17,7 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionMod
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from benchmarks.options import choice_list
-from toyworld.architecture import make_tokenizer
+from benchmarks.toyworld.architecture import make_tokenizer
 
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}

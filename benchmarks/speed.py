@@ -101,7 +101,7 @@ def _measure_row(name: str, model: str, device: str | None, dtype: str | None, r
 
     from editor import Editor
     from sd.calls import UNetCallCounter
-    from toyworld.world import SceneObject, Scene, render
+    from benchmarks.toyworld.world import SceneObject, Scene, render
 
     editor = Editor.from_pretrained(model, device=device, dtype=dtype)
     native = editor.native_size

@@ -124,7 +124,7 @@ def load_pipeline(
         if not (TOYWORLD_PATH / "model_index.json").exists():
             raise ModelLoadError(
                 f"the toyworld model is missing from {TOYWORLD_PATH}: reinstall unwant, or train one from a checkout with "
-                f"`python -m toyworld.train --out {TOYWORLD_PATH}`"
+                f"`python -m benchmarks.toyworld.train --out {TOYWORLD_PATH}`"
             )
         model = str(TOYWORLD_PATH)
     path = Path(model).expanduser()

@@ -24,7 +24,7 @@ log = logging.getLogger("unwant")
 READ_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO")  # MPO: the multi-picture JPEG many cameras write
 READ_FORMATS_TEXT = "JPEG, PNG, WebP, BMP, TIFF"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-MIN_SIDE = 16  # below this the 8x-downsampled latent has under 2 cells a side
+MIN_SIDE = 16  # smaller is a tracking pixel or a mistake: scaled up to the model's size it holds no object to remove
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 # Everything PIL may raise while decoding a damaged file; its own open() already maps most to UnidentifiedImageError.
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error, zlib.error,
@@ -42,7 +42,6 @@ class Photo:
     rgb: Image.Image
     alpha: Image.Image | None  # mode 'L', same size as rgb; None when the input had no transparency
     mode: str  # PIL mode of the input before conversion, e.g. 'I;16' or 'CMYK'
-    path: Path | None = None
     native: Image.Image | None = None  # the upright input in its own mode, for modes the output returns to (faithful.py)
     metadata: dict = field(default_factory=dict)  # EXIF (orientation reset), ICC profile, XMP, DPI
 
@@ -65,7 +64,7 @@ def read_photo(path: str | os.PathLike, max_megapixels: float | None = 50.0) -> 
                 )
             _check_size(image.size, str(path), max_megapixels)
             _load(image, str(path))
-            return _photo_from_image(image, str(path), path)
+            return _photo_from_image(image, str(path))
 
 
 def photo_from_any(image: str | os.PathLike | Image.Image | np.ndarray | Photo,
@@ -80,12 +79,12 @@ def photo_from_any(image: str | os.PathLike | Image.Image | np.ndarray | Photo,
         _check_size(image.size, where, max_megapixels)
         with _our_checks_not_pils():  # the image may still be lazily loading from its file
             _load(image, where)
-        return _photo_from_image(image, where, None)
+        return _photo_from_image(image, where)
     if isinstance(image, np.ndarray):
         where = f"the given {image.dtype} array of shape {image.shape}"
         pil = _image_from_array(image, where)
         _check_size(pil.size, where, max_megapixels)
-        return _photo_from_image(pil, where, None)
+        return _photo_from_image(pil, where)
     raise PhotoError(f"cannot use a {type(image).__name__} as a photo; pass a file path, a PIL image or a numpy array")
 
 
@@ -229,11 +228,11 @@ def _check_size(size: tuple[int, int], where: str, max_megapixels: float | None)
         )
 
 
-def _photo_from_image(image: Image.Image, where: str, path: Path | None) -> Photo:
+def _photo_from_image(image: Image.Image, where: str) -> Photo:
     """Apply EXIF orientation and split into 8-bit RGB and alpha; the result shares nothing with `image`."""
     upright = _upright(image, where)
     rgb, alpha = _to_rgb(upright, where)
-    return Photo(rgb=rgb, alpha=alpha, mode=image.mode, path=path, native=native_of(upright), metadata=metadata_of(upright))
+    return Photo(rgb=rgb, alpha=alpha, mode=image.mode, native=native_of(upright), metadata=metadata_of(upright))
 
 
 def _upright(image: Image.Image, where: str) -> Image.Image:

@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -37,11 +36,3 @@ def toy_pipe():
 
     return load_pipeline("toyworld", device="cpu", dtype="float32")
 
-
-def pytest_collection_modifyitems(config, items):
-    if os.environ.get("UNWANT_REAL_MODEL"):
-        return
-    skip = pytest.mark.skip(reason="set UNWANT_REAL_MODEL=<model id or path> to run tests on real SD weights")
-    for item in items:
-        if "real_model" in item.keywords:
-            item.add_marker(skip)

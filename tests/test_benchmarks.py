@@ -1,16 +1,16 @@
 """The benchmarks run end to end (on the tiny model, a couple of samples): their tables cannot silently rot."""
 
 
-from benchmarks import quality
-from benchmarks.toyworld_sets import object_pairs, removal_scenes
+from benchmarks import quality, quality_rows
+from benchmarks.toyworld.sets import object_pairs, removal_scenes
 from editor import Editor
 
 
 def test_quality_sections_produce_rows(tiny_pipe):
     editor = Editor(tiny_pipe, "tiny")
-    rows = quality.fidelity_rows(editor, 2, 2) + quality.generation_rows(editor, 1, 3)
-    rows += quality.reconstruction_rows(editor, 1, ["direct"]) + quality.removal_rows(editor, 1, ["direct"])
-    rows += quality.preset_rows(editor, 1) + quality.position_rows(editor, 1)
+    rows = quality_rows.fidelity_rows(editor, 2, 2) + quality_rows.generation_rows(editor, 1, 3)
+    rows += quality_rows.reconstruction_rows(editor, 1, ["direct"]) + quality_rows.removal_rows(editor, 1, ["direct"])
+    rows += quality_rows.preset_rows(editor, 1) + quality_rows.position_rows(editor, 1)
     assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal"}
     removal = [r.method for r in rows if r.section == "removal"]
     assert len(removal) == 3 + 3 + 3  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
@@ -28,13 +28,13 @@ def test_quality_sections_produce_rows(tiny_pipe):
 def test_background_scores_look_only_outside_the_box():
     scene = removal_scenes(1)[0]
     target = scene.objects[0].name
-    from toyworld.world import render
+    from benchmarks.toyworld.world import render
 
     original = render(scene)
     edited = original.copy()
     x0, y0, x1, y1 = scene.objects[0].box
     edited[y0:y1, x0:x1] = 0  # change only inside the target's box
-    psnr, ssim = quality.background_scores(original, edited, quality._outside_box_mask(scene, target))
+    psnr, ssim = quality_rows.background_scores(original, edited, quality_rows._outside_box_mask(scene, target))
     assert psnr == float("inf") and ssim > 0.9
 
 

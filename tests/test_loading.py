@@ -119,7 +119,7 @@ def test_missing_toyworld_model_says_how_to_make_it(monkeypatch, tmp_path):
     import editor.loading
 
     monkeypatch.setattr(editor.loading, "TOYWORLD_PATH", tmp_path / "toyworld")
-    with pytest.raises(ModelLoadError, match=re.escape("python -m toyworld.train")):
+    with pytest.raises(ModelLoadError, match=re.escape("python -m benchmarks.toyworld.train")):
         load_pipeline("toyworld", device="cpu")
 
 

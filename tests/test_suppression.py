@@ -24,7 +24,7 @@ from suppression.losses import map_distance, paper_loss, reference_loss
 from suppression.negation import negated_targets
 from suppression.swr import soft_weight, soft_weighted_regularization
 from suppression.tokens import locate_tokens
-from toyworld.architecture import make_tokenizer, make_unet
+from benchmarks.toyworld.architecture import make_tokenizer, make_unet
 
 EOT, BANG = 49407, 0  # [EOT] and "!" (SD 2.x's padding) token ids
 PROMPT = "a man with glasses"

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from benchmarks.quality import _outside_box_mask, background_scores
-from benchmarks.toyworld_sets import object_pairs, removal_scenes
+from benchmarks.quality_rows import _outside_box_mask, background_scores
+from benchmarks.toyworld.sets import object_pairs, removal_scenes
 from conftest import TOYWORLD_MODEL
-from toyworld.detector import detect
-from toyworld.world import render, sample_scene
+from benchmarks.toyworld.detector import detect
+from benchmarks.toyworld.world import render, sample_scene
 
 pytestmark = pytest.mark.skipif(not (TOYWORLD_MODEL / "model_index.json").exists(), reason="toy-world model not trained")
 
@@ -143,16 +143,18 @@ def test_default_preset_removes_through_the_cli(tmp_path):
     target = scene.objects[-1].name  # last in the caption, as in the README's quick start
     Image.fromarray(render(scene)).save(tmp_path / "scene.png")
     result = CliRunner().invoke(main, [str(tmp_path / "scene.png"), "--remove", target, "--prompt", scene.caption,
-                                       "--model", "toyworld", "--quiet", "--report", str(tmp_path / "report.json")])
+                                       "--model", "toyworld", "--quiet", "--report", str(tmp_path / "report.json"),
+                                       "--save-mask", str(tmp_path / "mask.png")])
     assert result.exit_code == 0, result.output
     edited = Image.open(tmp_path / "scene.edited.png")
     absent, kept, psnr = removal_scores([scene], [target], [edited])
     assert (absent, kept) == (1, 1), names(edited)
-    assert psnr[0] >= 35.0
+    mask = np.asarray(Image.open(tmp_path / "mask.png")) == 0
+    assert mask.mean() > 0.3 and np.array_equal(np.asarray(edited.convert("RGB"))[mask], render(scene)[mask])
     assert json.loads((tmp_path / "report.json").read_text())["inversion"] == "null-text"
 
 
-def test_batch_through_the_cli_with_a_corrupt_file(tmp_path):
+def test_batch_through_the_cli_with_a_corrupt_file(toy, tmp_path):
     from cli import main
 
     inputs = tmp_path / "in"
@@ -177,9 +179,13 @@ def test_batch_through_the_cli_with_a_corrupt_file(tmp_path):
             assert Image.open(entry["output"]).size == (64, 64)
             assert entry["targets"] == [target] and entry["prompt"] == "a red circle" and entry["model"] == "toyworld"
     edited = [Image.open(tmp_path / "out" / ("sub" if i % 2 else ".") / f"scene{i}.png") for i in range(10)]
-    absent, kept, psnr = removal_scores(scenes, [target] * 10, edited)
-    assert absent >= 8, absent  # the prompt is only "a red circle" here: the other objects are not named
-    assert kept >= 8 and np.median(psnr) >= 35.0, (kept, psnr)
+    absent, kept, _ = removal_scores(scenes, [target] * 10, edited)
+    # measured: every red circle gone; two scenes lose a neighbour too, as the prompt is only "a red circle" here and
+    # no other object's word is kept by the attention loss
+    assert (absent, kept) == (10, 8), (absent, kept)
+    for i in (0, 1):  # a batch file is exactly what the API makes of it
+        alone = toy.remove(render(scenes[i]), target, preset="fast", progress=False).image
+        assert np.array_equal(np.asarray(edited[i].convert("RGB")), np.asarray(alone.convert("RGB")))
 
 
 def scenes_with(target: str, count: int, seed: int = 5):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from toyworld.detector import detect
-from toyworld.world import CANVAS, COLOURS, MIN_GAP, SceneObject, Scene, object_mask, render, render_background, sample_scene
+from benchmarks.toyworld.detector import detect
+from benchmarks.toyworld.world import CANVAS, COLOURS, MIN_GAP, SceneObject, Scene, object_mask, render, render_background, sample_scene
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,8 @@ def test_detector_ignores_small_and_far_colours():
 # -- token grounding (training) -------------------------------------------------------------------------------------
 
 def test_word_positions_point_at_the_colour_and_shape_tokens():
-    from toyworld.architecture import make_tokenizer
-    from toyworld.grounding import word_positions
+    from benchmarks.toyworld.architecture import make_tokenizer
+    from benchmarks.toyworld.grounding import word_positions
 
     tokenizer = make_tokenizer()
     rng = np.random.default_rng(3)
@@ -86,7 +86,7 @@ def test_word_positions_point_at_the_colour_and_shape_tokens():
 
 
 def test_grounding_masks_cover_each_object_at_latent_resolution():
-    from toyworld.grounding import grounding_targets
+    from benchmarks.toyworld.grounding import grounding_targets
 
     scenes = [sample_scene(np.random.default_rng(s)) for s in range(5)]
     positions, masks = grounding_targets(scenes)
@@ -105,7 +105,7 @@ def test_grounding_masks_cover_each_object_at_latent_resolution():
 
 def test_grounding_loss_rewards_attention_inside_the_object():
     import torch
-    from toyworld.grounding import grounding_targets, token_grounding_loss
+    from benchmarks.toyworld.grounding import grounding_targets, token_grounding_loss
 
     scenes = [sample_scene(np.random.default_rng(s), n_objects=2) for s in range(4)]
     positions, masks = grounding_targets(scenes)
@@ -123,8 +123,8 @@ def test_grounding_loss_rewards_attention_inside_the_object():
 
 
 def test_eot_block_starts_at_each_captions_end_token():
-    from toyworld.architecture import make_tokenizer
-    from toyworld.train import eot_block
+    from benchmarks.toyworld.architecture import make_tokenizer
+    from benchmarks.toyworld.train import eot_block
 
     ids = make_tokenizer()(["a red circle", "a red circle and a blue square", ""], padding="max_length", max_length=77, return_tensors="pt").input_ids
     block = eot_block(ids)

@@ -6,7 +6,7 @@ import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from toyworld.architecture import make_sample_scheduler, make_tokenizer
+from benchmarks.toyworld.architecture import make_sample_scheduler, make_tokenizer
 
 
 def tiny_pipeline(pad_token: str = "<|endoftext|>", prediction_type: str = "epsilon") -> StableDiffusionPipeline:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
 
-from toyworld.world import CANVAS, Scene, object_mask
+from benchmarks.toyworld.world import CANVAS, Scene, object_mask
 
 MAX_OBJECTS = 3
 LATENT = 16  # the UNet's 16 x 16 latent: masks are stored at this size and pooled to each layer's

@@ -1,7 +1,7 @@
 """Convert OpenAI's CLIP BPE table (shipped in the open_clip_torch wheel) to vocab.json + merges.txt.
 
-Run once: `python -m toyworld.make_tokenizer_files PATH/bpe_simple_vocab_16e6.txt.gz`.
-The output is committed under toyworld/clip_bpe/, so nothing here runs at install time.
+Run once: `python -m benchmarks.toyworld.make_tokenizer_files PATH/bpe_simple_vocab_16e6.txt.gz`.
+The output is committed under benchmarks/toyworld/clip_bpe/, so nothing here runs at install time.
 """
 
 from __future__ import annotations

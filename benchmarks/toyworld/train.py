@@ -1,7 +1,7 @@
 """Train the toy-world model: VAE first, then UNet + text encoder on cached latents; export in diffusers format.
 
-    python -m toyworld.train --work .toyworld-train --out editor/models/toyworld
-    python -m toyworld.train --init-from editor/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
+    python -m benchmarks.toyworld.train --work .toyworld-train --out editor/models/toyworld
+    python -m benchmarks.toyworld.train --init-from editor/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
 
 Seeded and resumable: rerun the same command after an interruption and it continues from the last checkpoint.
 """
@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from diffusers import StableDiffusionPipeline
 from tqdm import tqdm
 
-from toyworld.architecture import BPE_DIR, EOT_ID, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
+from benchmarks.toyworld.architecture import BPE_DIR, EOT_ID, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
 from suppression.attention import recording_attention
-from toyworld.grounding import CrossAttentionMaps, grounded_layers, grounding_targets, token_grounding_loss
-from toyworld.world import Scene, render, sample_scene
+from benchmarks.toyworld.grounding import CrossAttentionMaps, grounded_layers, grounding_targets, token_grounding_loss
+from benchmarks.toyworld.world import Scene, render, sample_scene
 
 
 @dataclass
@@ -44,7 +44,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     caption_dropout: float = 0.1  # empty captions, for classifier-free guidance
-    grounding_weight: float = 0.1  # token grounding loss (toyworld/grounding.py); 0 trains on the diffusion loss alone
+    grounding_weight: float = 0.1  # token grounding loss (benchmarks/toyworld/grounding.py); 0 trains on the diffusion loss alone
     # zero the [EOT] rows of this share of captions: without it the small model read counts and layout from [EOT] and drew
     # duplicates when SWR shrank those rows, where SD's conditioning survives it (its start token is the attention sink)
     eot_dropout: float = 0.2
@@ -222,7 +222,7 @@ def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(BPE_DIR / name, staging / "tokenizer" / name)
     lines = [f"- {key}: {value}" for key, value in card.items()]
-    (staging / "TRAINING.md").write_text("# Toy-world model\n\nTrained by `python -m toyworld.train`.\n\n" + "\n".join(lines) + "\n")
+    (staging / "TRAINING.md").write_text("# Toy-world model\n\nTrained by `python -m benchmarks.toyworld.train`.\n\n" + "\n".join(lines) + "\n")
     if out.exists():
         old = out.with_name(out.name + ".old")
         out.rename(old)

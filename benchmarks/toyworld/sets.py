@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from toyworld.world import COLOURS, SHAPES, Scene, sample_scene
+from benchmarks.toyworld.world import COLOURS, SHAPES, Scene, sample_scene
 
 OBJECTS = [f"{c} {s}" for c in COLOURS for s in SHAPES]
 

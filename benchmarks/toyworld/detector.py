@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from toyworld.world import COLOURS
+from benchmarks.toyworld.world import COLOURS
 
 COLOUR_DISTANCE = 60.0  # RGB Euclidean distance to count a pixel as of colour k
 MIN_AREA = 25  # pixels in a connected region to count as an object
