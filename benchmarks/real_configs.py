@@ -16,13 +16,11 @@ import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
-from benchmarks.options import choice_list
+from benchmarks.options import MODELS
 from benchmarks.toyworld.architecture import make_tokenizer
 
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}
-MODELS = ("sd15", "sd21-base", "sd21", *BASES)
-model_list = choice_list(MODELS, "model")  # argparse type of the benchmarks' --models
 TINY_CHANNELS = 8  # the tiny models' first block width; later blocks double it at most once, as SD's 320/640/1280
 
 

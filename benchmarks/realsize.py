@@ -14,144 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-import torch
-from PIL import Image
-
-from benchmarks.real_configs import MODELS, build_pipeline, model_list
-from editor import Editor
-from editor.presets import Preset
-from sd.calls import UNetCalls
-from sd.ddim import DDIM
-from sd.text import encode_prompt
-from sd.unet import model_output
-from suppression.attention import default_attention_factor
-from suppression.config import SuppressionConfig
-
-PHOTO = Path(__file__).resolve().parents[1] / "samples" / "photos" / "astronaut.jpg"
-PROMPT, TARGET = "an astronaut with a helmet", "helmet"
-EXTRAPOLATE_STEPS = 50
-
-
-def presets(steps: int, iterations: int) -> dict[str, Preset]:
-    """The shipped presets' code paths with few steps and iterations."""
-    return {
-        "quality": Preset("null-text", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations), null_text_iterations=iterations),
-        "fast": Preset("direct", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations)),
-    }
-
-
-class RssSampler:
-    """Samples this process's resident memory every few milliseconds; the peak over any time window."""
-
-    def __init__(self, every: float = 0.02):
-        self.every, self.samples, self._stop = every, [], threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        process = psutil.Process()
-        while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), process.memory_info().rss))
-            time.sleep(self.every)
-
-    def __enter__(self) -> "RssSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def peak_gb(self, start: float, end: float) -> float:
-        inside = [rss for t, rss in self.samples if start <= t <= end] or [self.samples[-1][1]]
-        return max(inside) / 2**30
-
-
-@dataclass
-class ModelRow:
-    model: str
-    pixels: int  # the model's native size
-    attention_map: str  # the cross-attention resolution the method reads
-    unet_parameters_m: float
-    build_seconds: float
-    forward_seconds_per_row: float  # no grad, batch 2 (one guided step), divided by 2
-    forward_backward_seconds: float  # batch 1, gradient w.r.t. the embedding (ITO, null-text)
-    presets: dict = field(default_factory=dict)  # preset -> seconds, stage seconds, stage peak RSS, UNet calls
-    quality_extrapolated_seconds: float = 0.0  # the quality preset at --extrapolate-to steps (50), 10 iterations
-    quality_extrapolated_calls: dict = field(default_factory=dict)
-
-
-def _time_unet(editor: Editor, repeats: int = 2) -> tuple[float, float]:
-    pipe = editor.pipe
-    size = pipe.unet.config.sample_size
-    z = torch.randn(1, 4, size, size)
-    cond = encode_prompt(pipe, PROMPT)
-    t = DDIM.of(pipe, 4).timesteps[1]
-    with torch.no_grad():
-        model_output(pipe, z, t, torch.cat([cond, cond]))  # warm-up
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model_output(pipe, z, t, torch.cat([cond, cond]))
-        forward = (time.perf_counter() - start) / repeats / 2
-    embedding = cond.clone().requires_grad_(True)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        (grad,) = torch.autograd.grad(model_output(pipe, z, t, embedding).square().mean(), embedding)
-    return forward, (time.perf_counter() - start) / repeats
-
-
-def _calls_at(steps: int, model: str, iterations: int) -> UNetCalls:
-    """UNet calls of the quality preset at `steps` steps, counted on the tiny model of the same structure."""
-    editor = Editor(build_pipeline(model, tiny=True))
-    preset = presets(steps, iterations)["quality"]
-    photo = Image.open(PHOTO).convert("RGB").resize((editor.native_size, editor.native_size))
-    return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, progress=False).unet_calls
-
-
-def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS) -> ModelRow:
-    started = time.perf_counter()
-    editor = Editor(build_pipeline(model, tiny=tiny))
-    build = time.perf_counter() - started
-    unet = editor.pipe.unet
-    factor = default_attention_factor(unet)
-    latent = unet.config.sample_size
-    forward, forward_backward = _time_unet(editor)
-    row = ModelRow(model, editor.native_size, f"{latent // factor}x{latent // factor}", sum(p.numel() for p in unet.parameters()) / 1e6,
-                   round(build, 1), round(forward, 3), round(forward_backward, 3))
-    photo = Image.open(PHOTO).convert("RGB")
-    for name, preset in presets(steps, 1).items():
-        with RssSampler() as rss:
-            begin = time.perf_counter()
-            result = editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, progress=False)
-            total = time.perf_counter() - begin
-        stage_peaks, clock = {}, begin
-        for stage, seconds in result.timings.items():  # the stages run one after the other, in this order
-            stage_peaks[stage] = round(rss.peak_gb(clock, clock + seconds), 2)
-            clock += seconds
-        row.presets[name] = {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in result.timings.items()},
-                             "stage_peak_rss_gb": stage_peaks, "unet_calls": asdict(result.unet_calls)}
-    calls = _calls_at(extrapolate_to, model, iterations=10)
-    row.quality_extrapolated_calls = asdict(calls)
-    # every backward is counted as a forward row too; ITO's early-stopped forwards are counted whole (an upper bound)
-    row.quality_extrapolated_seconds = round((calls.rows - calls.backwards) * forward + calls.backwards * forward_backward, 0)
-    return row
-
-
-def markdown(rows: list[ModelRow]) -> str:
-    lines = ["| model | size | attention map | UNet (M params) | s / forward row | s / forward+backward | preset | s (steps as run) "
-             "| peak RSS GB: encode / invert / suppress / decode | quality at 50 steps, extrapolated |", "|" + "---|" * 10]
-    for r in rows:
-        for name, p in r.presets.items():
-            peaks = " / ".join(f"{p['stage_peak_rss_gb'].get(s, 0):.1f}" for s in ("encode", "invert", "suppress", "decode"))
-            extrapolated = f"{r.quality_extrapolated_seconds / 60:.0f} min" if name == "quality" else ""
-            lines.append(f"| {r.model} | {r.pixels} | {r.attention_map} | {r.unet_parameters_m:.0f} | {r.forward_seconds_per_row:.2f} | "
-                         f"{r.forward_backward_seconds:.2f} | {name} | {p['seconds']:.0f} | {peaks} | {extrapolated} |")
-    return "\n".join(lines)
+from benchmarks.options import MODELS, model_list
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,19 +26,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
     parser.add_argument("--steps", type=int, default=4, help="DDIM steps of the end-to-end removals (default 4)")
     parser.add_argument("--tiny", action="store_true", help="the same code on tiny models (smoke test)")
-    parser.add_argument("--extrapolate-to", type=int, default=EXTRAPOLATE_STEPS, help="steps of the extrapolated quality preset (default 50)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--extrapolate-to", type=int, default=50, help="steps of the extrapolated quality preset (default 50)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
+    import psutil  # here, not at the top: `--help` answers without loading torch
+    import torch
+
+    from benchmarks.realsize_measure import markdown, measure
+
     models = args.models
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rows = []
     for model in models:
         rows.append(measure(model, args.steps, args.tiny, args.extrapolate_to))
         print(f"{model}: done", flush=True)
     print(markdown(rows))
     if args.json:
-        meta = {"machine": platform.processor() or platform.machine(), "threads": args.threads, "torch": torch.__version__, "steps": args.steps,
+        meta = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "torch": torch.__version__, "steps": args.steps,
                 "tiny": args.tiny, "cpu_count": psutil.cpu_count(), "extrapolate_to": args.extrapolate_to}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")

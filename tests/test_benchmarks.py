@@ -1,9 +1,16 @@
 """The benchmarks run end to end (on the tiny model, a couple of samples): their tables cannot silently rot."""
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from benchmarks import quality, quality_rows
 from benchmarks.toyworld.sets import object_pairs, removal_scenes
 from editor import Editor
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quality_sections_produce_rows(tiny_pipe):
@@ -35,7 +42,7 @@ def test_background_scores_look_only_outside_the_box():
     x0, y0, x1, y1 = scene.objects[0].box
     edited[y0:y1, x0:x1] = 0  # change only inside the target's box
     psnr, ssim = quality_rows.background_scores(original, edited, quality_rows._outside_box_mask(scene, target))
-    assert psnr == float("inf") and ssim > 0.9
+    assert (psnr, ssim) == (float("inf"), 1.0)  # the box margin (4 px) covers the SSIM window's reach (3 px)
 
 
 def test_sets_are_seeded_and_well_formed():
@@ -89,3 +96,13 @@ def test_speed_fails_with_the_childs_error_instead_of_waiting(tmp_path):
     args = argparse.Namespace(model=str(tmp_path / "no-model"), device="cpu", dtype="float32", repeats=1, steps=2)
     with pytest.raises(SystemExit, match=r"(?s)row 'inversion: ddim' failed:.*ModelLoadError: .*no-model"):
         speed.measure("inversion: ddim", args)
+
+
+@pytest.mark.parametrize("name", ["quality", "speed", "realsize", "gpu"])
+def test_benchmark_help_answers_without_loading_torch(name):
+    """`--help` lists the choices and stays light: torch, diffusers and the model are loaded only to measure."""
+    code = (f"import sys\nfrom benchmarks import {name}\ntry:\n    {name}.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('LOADED', sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    assert "LOADED []" in run.stdout and "--steps" in run.stdout
