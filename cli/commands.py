@@ -112,7 +112,7 @@ def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> Edit
     mask = MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
     return editor.remove(
         source, list(options["targets"]), prompt=options["prompt"], preset=options["preset"], inversion=options["inversion"],
-        steps=options["steps"], guidance=options["guidance"], blend=not options["no_blend"], mask=mask,
+        steps=options["steps"], guidance=options["guidance"], blend=not options["no_blend"], fill=options["fill"], mask=mask,
         progress=not options["quiet"], **_suppression_options(options),
     )
 

@@ -25,6 +25,13 @@ def check_guidance(guidance: float) -> None:
         raise UnwantError(f"guidance must be a finite number (7.5 is usual), not {guidance!r}")
 
 
+def check_fill(fill: str) -> None:
+    from editor.fill import FILLS
+
+    if fill not in FILLS:
+        raise UnwantError(f"fill must be one of {', '.join(FILLS)}, not {fill!r}")
+
+
 def check_seed(seed: int | None) -> None:
     low, high = SEED_RANGE
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not low <= seed <= high):

@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from editor.checks import check_guidance, check_seed, check_steps
+from editor.checks import check_fill, check_guidance, check_seed, check_steps
 from editor.loading import DEFAULT_MODEL, load_pipeline
+from editor.fill import fill_from_surroundings
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset, preset_settings
@@ -249,17 +250,21 @@ class Editor:
         steps: int | None = None,
         guidance: float = 7.5,
         blend: bool = True,
+        fill: str = "surroundings",
         mask: MaskConfig | None = None,
         config: SuppressionConfig | None = None,
         progress: bool = True,
         **options,
     ) -> EditResult:
-        """Remove `target` from a real photo: invert, run both branches, blend so only the object's region changes."""
+        """Remove `target` from a real photo: invert, run both branches, blend so only the object's region changes.
+
+        `fill` says what goes where the object was: "surroundings" paints it in from the pixels around it (the suppressed
+        branch, which often draws a neighbour's copy there, is not used), "model" takes the suppressed branch's pixels."""
         targets = _as_list(target)
         if not targets:
             raise UnwantError("nothing to remove: pass --remove TARGET")
         settings = preset_settings(preset)
-        check_steps(steps), check_guidance(guidance)
+        check_steps(steps), check_guidance(guidance), check_fill(fill)
         inversion = inversion or settings.inversion
         steps = settings.steps if steps is None else steps
         config = (config or settings.suppression).with_(**options)
@@ -277,9 +282,12 @@ class Editor:
                 branches = run_branches(self.pipe, inverted.x_T, plan, progress)
             with _stage(timings, "decode"):
                 edited = from_model(self.decode(branches.suppressed), photo.size)
-                soft = feathered_mask(branches.target_maps.numpy(), (photo.size[1], photo.size[0]), mask_config)
-                if blend:
-                    edited = Image.fromarray(pixel_blend(np.asarray(photo.rgb), np.asarray(edited), soft))
+                rgb = np.asarray(photo.rgb)
+                soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], mask_config, image=rgb)
+            if blend:
+                with _stage(timings, "fill"):
+                    source = fill_from_surroundings(rgb, soft, mask_config.work_side) if fill == "surroundings" else np.asarray(edited)
+                    edited = Image.fromarray(pixel_blend(rgb, source, soft))
         calls = _with_inversion(calls, inverted, cached)
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
         return _result(finish(edited, photo, soft if blend else None), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from editor.masks import MaskConfig, latent_mask
+from editor.masks import MaskConfig, latent_mask, object_attention
 from inversion.direct import direct_offset
 from inversion.result import InversionResult
 from sd.ddim import DDIM
@@ -32,8 +32,8 @@ from suppression.tokens import TokenLayout
 class BranchOutput:
     original: torch.Tensor  # z_0 of the original branch
     suppressed: torch.Tensor  # z_0 of the suppressed branch
-    target_maps: torch.Tensor  # (h, w): the targets' cross-attention in the original branch, averaged over steps
-    suppressed_maps: torch.Tensor  # (h, w): the same tokens' attention in the suppressed branch
+    target_maps: torch.Tensor  # (h, w): where the targets are, from the original branch's cross-attention over the steps
+    suppressed_maps: torch.Tensor  # (h, w): the same from the suppressed branch
 
 
 @dataclass
@@ -57,24 +57,29 @@ class Plan:
 
 
 class _MapTotals:
-    """Sums of the targets' cross-attention maps over the steps, for each branch."""
+    """Sums over the steps of each target piece's cross-attention map, for each branch."""
 
     def __init__(self, store: AttentionStore, layout: TokenLayout | None, size: tuple[int, int]):
         self.store, self.layout, self.size = store, layout, size
-        self.original = torch.zeros(size)
-        self.suppressed = torch.zeros(size)
+        pieces = len(layout.target_positions) if layout is not None else 0
+        self.original = torch.zeros(pieces, *size)
+        self.suppressed = torch.zeros(pieces, *size)
 
     def add(self, original_row: int | None, suppressed_row: int | None) -> None:
-        """Add the targets' cross-attention (h, w) in these batch rows of the last forward (None: that branch did not run)."""
+        """Add the target pieces' cross-attention in these batch rows of the last forward (None: that branch did not run)."""
         if self.layout is None:
             return
         cross = self.store.cross()  # averaged over the recorded layers once, whichever rows are read
-        maps = {row: cross[row][:, list(self.layout.target_positions)].mean(-1).reshape(self.size).cpu()
+        maps = {row: cross[row][:, list(self.layout.target_positions)].T.reshape(-1, *self.size).cpu()
                 for row in {original_row, suppressed_row} - {None}}
         if original_row is not None:
             self.original += maps[original_row]
         if suppressed_row is not None:
             self.suppressed += maps[suppressed_row]
+
+    def object_map(self, branch: str = "original", steps: int = 1) -> torch.Tensor:
+        """(h, w): where the named objects are, from one branch's totals averaged over `steps`."""
+        return object_attention(getattr(self, branch) / steps, self.layout)
 
 
 def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, callback: Callable[[dict], None] | None = None) -> BranchOutput:
@@ -112,12 +117,14 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 z_next, z_hat_next = z_next + offset, z_hat_next + offset
             # 4. blend
             if layout is not None and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
-                mask = latent_mask(maps.original / (i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
+                mask = latent_mask(maps.object_map("original", i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
                 z_hat_next = mask * z_hat_next + (1 - mask) * z_next
             z, z_hat = z_next, z_hat_next
             if callback is not None:
                 callback({"i": i, "t": int(t), "z": z, "z_hat": z_hat})
-    return BranchOutput(z, z_hat, maps.original / plan.steps, maps.suppressed / plan.steps)
+    if layout is None:
+        return BranchOutput(z, z_hat, torch.zeros(maps.size), torch.zeros(maps.size))
+    return BranchOutput(z, z_hat, maps.object_map("original", plan.steps), maps.object_map("suppressed", plan.steps))
 
 
 def resample(pipe, inverted: InversionResult, cond: torch.Tensor, callback: Callable[[dict], None] | None = None) -> torch.Tensor:

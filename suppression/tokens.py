@@ -16,6 +16,9 @@ class TokenLayout:
     length: int  # n: tokens of the prompt including [SOT] and the first [EOT]
     max_length: int  # padded length, 77 for SD
     target_positions: tuple[int, ...]  # every BPE piece of every target word, in order
+    # each place the prompt names a target ("a red car": one), as its words' piece positions ((red,), (car,)): the
+    # object is where all its words attend, not where any one does ("red" also lights up a red wall)
+    target_objects: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
     @property
     def eot_positions(self) -> tuple[int, ...]:
@@ -121,6 +124,7 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
     vocabulary = tokenizer.get_vocab()
     words = words_of(tokenizer, ids)
     positions: set[int] = set()
+    objects: list[tuple[tuple[int, ...], ...]] = []
     for target in targets:
         target_words = words_of(tokenizer, tokenizer(target.strip(), add_special_tokens=False).input_ids)
         found = _occurrences(words, target_words, vocabulary) if target_words else []
@@ -134,7 +138,9 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
             listed = ", ".join(prompt_words(prompt)) or "(none)"
             raise UnwantError(f"{target!r} is not in the prompt {prompt!r}: name one of its words ({listed}) or add the object to --prompt")
         positions.update(p for run in read for word in run for p in range(word.start, word.end))
-    return TokenLayout(length=min(len(ids), max_length), max_length=max_length, target_positions=tuple(sorted(positions)))
+        objects += [tuple(tuple(range(word.start, word.end)) for word in run) for run in read]
+    return TokenLayout(length=min(len(ids), max_length), max_length=max_length, target_positions=tuple(sorted(positions)),
+                       target_objects=tuple(dict.fromkeys(objects)))
 
 
 def words_after(prompt: str, targets: list[str]) -> list[str]:

@@ -102,12 +102,14 @@ def test_help_and_version_do_not_import_torch():
 
 
 def test_hard_coded_lists_match_the_library():
+    from editor.fill import FILLS
     from editor.loading import DEFAULT_MODEL
     from editor.memory import MEMORY_OPTIONS
     from editor.presets import PRESETS
     from inversion import METHODS
 
     assert cli.MEMORY_OPTIONS == list(MEMORY_OPTIONS)
+    assert cli.FILLS == list(FILLS)
     assert set(cli.INVERSIONS) == set(METHODS)
     assert set(cli.PRESETS) == set(PRESETS)
     assert cli.DEFAULT_MODEL == DEFAULT_MODEL

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from editor.masks import MaskConfig, binary_mask, feathered_mask, latent_mask, pixel_blend, work_size
+from editor.masks import (MaskConfig, attention_region, binary_mask, feathered_mask, latent_mask, object_attention, pixel_blend,
+                          snapped_mask, work_size)
 
 
 def peaked_map() -> np.ndarray:
@@ -88,3 +89,77 @@ def test_a_12_megapixel_removal_keeps_every_pixel_outside_the_mask(toy_pipe):
     assert 0.3 < outside.mean() < 0.95
     assert np.array_equal(image[outside], photo[outside])
     assert not np.array_equal(image[~outside], photo[~outside])
+
+
+def square_on_gradient(size: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """A red square (rows and columns 50-89) and a red disk far right, on a grey gradient: image and the square's mask."""
+    image = np.repeat(np.linspace(120, 220, size)[:, None, None], size, 1).repeat(3, 2).astype(np.uint8)
+    square = np.zeros((size, size), bool)
+    square[50:90, 50:90] = True
+    yy, xx = np.mgrid[:size, :size]
+    image[square] = (220, 40, 40)
+    image[(yy - 70) ** 2 + (xx - 135) ** 2 <= 15**2] = (220, 40, 40)
+    return image, square
+
+
+def round_blob_over_the_square() -> np.ndarray:
+    """Attention as a 16 x 16 model gives it: a round blob short of the square's corners, and a weaker one on the disk."""
+    yy, xx = np.mgrid[:16, :16] + 0.5
+    return (np.exp(-((yy - 7) ** 2 + (xx - 7) ** 2) / 3.0) + 0.6 * np.exp(-((yy - 7) ** 2 + (xx - 13.5) ** 2) / 2.0)).astype(np.float32)
+
+
+def test_attention_region_keeps_the_strongest_blob_only():
+    region = attention_region(round_blob_over_the_square(), (160, 160), MaskConfig())
+    assert region[70, 70] == 1 and region[70, 135] == 0  # the look-alike the words also attend to is left out
+    both = attention_region(round_blob_over_the_square(), (160, 160), MaskConfig(peak_share=0.5))
+    assert both[70, 135] == 1
+
+
+def test_the_snapped_mask_follows_the_object_to_its_corners_and_stops_at_its_edge():
+    image, square = square_on_gradient()
+    config = MaskConfig()
+    blob = binary_mask(round_blob_over_the_square(), (160, 160), MaskConfig(dilation=0.0))
+    assert not blob[50, 50] and not blob[89, 89]  # the attention alone misses the corners
+    mask = snapped_mask(image, round_blob_over_the_square(), config).astype(bool)
+    edge = int(round(config.edge * 160))
+    grown = np.zeros_like(square)
+    grown[50 - edge : 90 + edge, 50 - edge : 90 + edge] = True
+    assert mask[square].all()  # every pixel of the square, its corners included
+    assert not mask[~grown].any()  # nothing beyond its edge margin: not the disk, not the background
+
+
+def test_a_flat_image_falls_back_to_the_attention_blob():
+    flat = np.full((160, 160, 3), 128, np.uint8)
+    mask = snapped_mask(flat, round_blob_over_the_square(), MaskConfig())
+    assert np.array_equal(mask, binary_mask(round_blob_over_the_square(), (160, 160), MaskConfig()))
+
+
+def test_fill_from_surroundings_paints_the_gradient_back_and_touches_nothing_else():
+    from editor.fill import fill_from_surroundings
+
+    image, square = square_on_gradient()
+    background = np.repeat(np.linspace(120, 220, 160)[:, None, None], 160, 1).repeat(3, 2).astype(np.uint8)
+    hole = np.zeros((160, 160), np.float32)
+    hole[47:93, 47:93] = 1.0
+    filled = fill_from_surroundings(image, hole)
+    assert np.array_equal(filled[hole == 0], image[hole == 0])
+    # Telea's fill is smooth, not linear: the gradient comes back within 17 levels (measured; 4.0 on average), no red
+    error = np.abs(filled[square].astype(int) - background[square])
+    assert error.max() == 17 and round(float(error.mean()), 1) == 4.0
+    big = np.kron(image, np.ones((20, 20, 1), np.uint8))  # 3200 x 3200: filled at work size, the same way
+    big_filled = fill_from_surroundings(big, np.kron(hole, np.ones((20, 20), np.float32)))
+    assert np.abs(big_filled[1400, 1400].astype(int) - background[70, 70]).max() == 26  # the centre of a 920 px hole
+
+
+def test_object_attention_is_where_every_word_of_the_object_attends():
+    import torch
+
+    from suppression.tokens import TokenLayout
+
+    red = torch.tensor([[1.0, 1.0], [0.0, 0.0]])  # "red": the red car (top left) and a red wall (top right)
+    car = torch.tensor([[1.0, 0.0], [1.0, 0.0]])  # "car": the red car and a blue car (bottom left)
+    layout = TokenLayout(length=5, max_length=77, target_positions=(2, 3), target_objects=(((2,), (3,)),))
+    assert torch.equal(object_attention(torch.stack([red, car]), layout), torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    two = TokenLayout(length=5, max_length=77, target_positions=(2, 3), target_objects=(((2,),), ((3,),)))
+    weak_car = 0.5 * car  # two targets: each as strong as the strongest, so one threshold keeps both
+    assert torch.equal(object_attention(torch.stack([red, weak_car]), two), torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
