@@ -1,6 +1,6 @@
 """Quality on the toy world: does the object go, do the others stay, is the background kept?
 
-    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only fidelity,generation,reconstruction,removal,presets,position]
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only clean,order,fidelity,generation,...] [--presets fast]
 
 Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
 """
@@ -20,18 +20,19 @@ def markdown(rows: list) -> str:
     """The rows as a markdown table."""
     fmt = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
     lines = [
-        "| section | method | n | unwanted absent | wanted kept | exact | PSNR outside (dB) | SSIM outside | s / image |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| section | method | n | unwanted absent | wanted kept | exact | PSNR outside (dB) | SSIM outside | remnant | collateral | s / image |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.section} | {r.method} | {r.samples} | {fmt(r.unwanted_absent)} | {fmt(r.wanted_kept)} | {fmt(r.exact)} | "
-            f"{fmt(r.psnr, 1)} | {fmt(r.ssim, 3)} | {fmt(r.seconds, 1)} |"
+            f"{fmt(r.psnr, 1)} | {fmt(r.ssim, 3)} | {fmt(r.remnant, 3)} | {fmt(r.collateral, 3)} | {fmt(r.seconds, 1)} |"
         )
     return "\n".join(lines)
 
 
-SECTIONS = ("fidelity", "generation", "reconstruction", "removal", "presets", "position")
+SECTIONS = ("clean", "order", "fidelity", "generation", "reconstruction", "removal", "presets", "position")
+PRESETS = ("quality", "fast")
 INVERSIONS = ("null-text", "direct", "negative-prompt", "ddim")
 
 
@@ -42,8 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50, help="steps of the fidelity and generation sections (the photo sections run 50 or their preset's)")
     parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS), help="comma-separated sections (default: all)")
     parser.add_argument("--inversions", type=choice_list(INVERSIONS, "inversion"), default=",".join(INVERSIONS), help="of the reconstruction and removal sections")
+    parser.add_argument("--presets", type=choice_list(PRESETS, "preset"), default=",".join(PRESETS), help="of the clean section's headline rows (default: both)")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
+    from benchmarks.clean_rows import clean_rows, order_rows
     from benchmarks.quality_rows import (fidelity_rows, generation_rows, position_rows, preset_rows, reconstruction_rows,
                                          removal_rows)
     from editor import Editor  # here, not at the top: `--help` answers without loading torch
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
     sections = args.only
     rows = []
+    if "clean" in sections:
+        rows += clean_rows(editor, args.count, args.presets)
+    if "order" in sections:
+        rows += order_rows(editor, args.count, args.steps)
     if "fidelity" in sections:
         rows += fidelity_rows(editor, args.count, args.steps)
     if "generation" in sections:

@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 
 from benchmarks.toyworld.detector import detect
 from benchmarks.toyworld.sets import caption, fidelity_prompts, object_pairs, removal_scenes
-from benchmarks.toyworld.world import render
+from benchmarks.toyworld.world import CANVAS, COLOURS, object_mask, render
 from editor import Editor
 from editor.editor import REMOVE_PROMPT_TEMPLATE
 from editor.photo_io import from_model, photo_from_any
@@ -28,6 +28,8 @@ class Row:
     exact: float | None = None  # exactly the asked (fidelity) or the other (removal) objects, nothing else
     psnr: float | None = None  # outside the unwanted object's dilated box, against the input
     ssim: float | None = None
+    remnant: float | None = None  # median over scenes: share of the target's footprint still in its colour
+    collateral: float | None = None  # mean over scenes: share of the other objects' footprints changed
     seconds: float | None = None  # per image
 
 
@@ -139,8 +141,29 @@ def _removal_row(method: str, scenes, targets: list[str], images: list[np.ndarra
     scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
     psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
     ssim = float(np.mean([q for _, q in scores]))
-    print(f"  {method}: absent {absent:.2f} kept {kept:.2f} exact {exact:.2f} psnr {psnr:.1f} ssim {ssim:.3f}", flush=True)
-    return Row("removal", method, len(scenes), absent, kept, exact, psnr=psnr, ssim=ssim, seconds=seconds / len(scenes))
+    pixels = [pixel_scores(s, t, im) for s, t, im in zip(scenes, targets, images)]
+    remnant, collateral = float(np.median([r for r, _ in pixels])), float(np.mean([c for _, c in pixels]))
+    print(f"  {method}: absent {absent:.2f} kept {kept:.2f} exact {exact:.2f} psnr {psnr:.1f} ssim {ssim:.3f} "
+          f"remnant {remnant:.3f} collateral {collateral:.3f}", flush=True)
+    return Row("removal", method, len(scenes), absent, kept, exact, psnr=psnr, ssim=ssim, remnant=remnant, collateral=collateral,
+               seconds=seconds / len(scenes))
+
+
+REMNANT_DISTANCE = 60  # RGB distance under which a pixel still has the removed object's colour
+CHANGED_BY = 30  # a pixel of another object counts as changed when a channel moved by more than this
+
+
+def pixel_scores(scene, target_name: str, image: np.ndarray) -> tuple[float, float]:
+    """(share of the target's footprint still in the target's colour, share of the other objects' footprints changed)."""
+    target = next(o for o in scene.objects if o.name == target_name)
+    distance = np.linalg.norm(image.astype(np.float64) - np.array(COLOURS[target.colour]), axis=-1)
+    remnant = float((distance[object_mask(target)] < REMNANT_DISTANCE).mean())
+    others = np.zeros((CANVAS, CANVAS), bool)
+    for obj in scene.objects:
+        if obj.name != target_name:
+            others |= object_mask(obj)
+    changed = np.abs(image.astype(np.int64) - render(scene).astype(np.int64)).max(-1) > CHANGED_BY
+    return remnant, float(changed[others].mean()) if others.any() else 0.0
 
 
 def removal_rows(editor: Editor, count: int, inversions: list[str]) -> list[Row]:

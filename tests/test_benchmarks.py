@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import quality, quality_rows
+from benchmarks import clean_rows, quality, quality_rows
 from benchmarks.toyworld.sets import object_pairs, removal_scenes
 from editor import Editor
 
@@ -18,7 +18,11 @@ def test_quality_sections_produce_rows(tiny_pipe):
     rows = quality_rows.fidelity_rows(editor, 2, 2) + quality_rows.generation_rows(editor, 1, 3)
     rows += quality_rows.reconstruction_rows(editor, 1, ["direct"]) + quality_rows.removal_rows(editor, 1, ["direct"])
     rows += quality_rows.preset_rows(editor, 1) + quality_rows.position_rows(editor, 1)
-    assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal"}
+    rows += clean_rows.clean_rows(editor, 1, ["fast"]) + clean_rows.order_rows(editor, 1, 3)
+    assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal", "clean", "order"}
+    clean = [r.method for r in rows if r.section == "clean"]
+    assert clean[:2] == ["fast, no caption", "fast, caption"] and len(clean) == 2 + 2 * (len(clean_rows.ABLATIONS) + 1)
+    assert all(0.0 <= r.remnant <= 1.0 and 0.0 <= r.collateral <= 1.0 for r in rows if r.section == "clean")
     removal = [r.method for r in rows if r.section == "removal"]
     assert len(removal) == 3 + 3 + 3  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
     assert removal[3:] == ["preset quality", "preset fast", 'preset fast, no caption ("a {target}")',
@@ -106,3 +110,15 @@ def test_benchmark_help_answers_without_loading_torch(name):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0 and run.stderr == "", run.stderr
     assert "LOADED []" in run.stdout and "--steps" in run.stdout
+
+
+def test_pixel_scores_see_a_remnant_and_collateral():
+    from benchmarks.toyworld.world import Scene, render, render_background
+
+    scene = removal_scenes(1)[0]
+    target = scene.objects[0].name
+    untouched = render(scene)
+    assert quality_rows.pixel_scores(scene, target, untouched) == (1.0, 0.0)
+    without = render(Scene(scene.top, scene.bottom, scene.objects[1:]))
+    assert quality_rows.pixel_scores(scene, target, without) == (0.0, 0.0)
+    assert quality_rows.pixel_scores(scene, target, render_background(scene)) == (0.0, 1.0)

@@ -1,0 +1,72 @@
+"""Clean removal on the toy world: the headline use (no caption) and the captioned use with each preset, what each idea
+of the clean fill earns (ablation rows), the baselines on the same scenes, and generation with the target named first
+or last."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from benchmarks.quality_rows import Row, _preset_removal_row, _rates, _removal_row, _removal_targets
+from benchmarks.toyworld.sets import object_pairs
+from benchmarks.toyworld.world import render
+from editor import Editor
+from editor.masks import MaskConfig
+
+# what the clean fill is made of, taken away one at a time (the fast preset): each row says what its idea earns
+ABLATIONS = {
+    "fill: the model's suppressed image (the paper's)": {"fill": "model"},
+    "mask: the attention blob, not snapped to the object": {"mask": MaskConfig(snap=False)},
+    "before: model's image, every attention blob over the threshold": {"fill": "model", "mask": MaskConfig(snap=False, peak_share=0.0)},
+}
+
+
+def clean_rows(editor: Editor, count: int, presets: list[str]) -> list[Row]:
+    """Each preset without and with a caption; then the fast preset with each idea taken away, and the baseline."""
+    scenes, targets = _removal_targets(count)
+    rows = []
+    for preset in presets:
+        for captioned in (False, True):
+            rows.append(_preset_removal_row(editor, f"{preset}, {_caption_label(captioned)}", scenes, targets, preset, captioned))
+    for captioned in (False, True):
+        for label, options in ABLATIONS.items():
+            rows.append(_preset_removal_row(editor, f"fast, {_caption_label(captioned)}, {label}", scenes, targets, "fast", captioned, **options))
+        rows.append(_negative_prompt_row(editor, scenes, targets, captioned))
+    return [_as_clean(row) for row in rows]
+
+
+def _caption_label(captioned: bool) -> str:
+    return "caption" if captioned else "no caption"
+
+
+def _as_clean(row: Row) -> Row:
+    row.section = "clean"
+    return row
+
+
+def _negative_prompt_row(editor: Editor, scenes, targets: list[str], captioned: bool) -> Row:
+    """Baseline: direct inversion, resampled with the target left out of the prompt and "a <target>" as the negative
+    prompt; no suppression, no mask, no fill."""
+    images, started = [], time.perf_counter()
+    for scene, target in zip(scenes, targets):
+        others = " and ".join(f"a {o.name}" for o in scene.objects if o.name != target)
+        prompt = scene.caption if captioned else f"a {target}"
+        result = editor.reconstruct(render(scene), prompt=prompt, inversion="direct", resample_prompt=others if captioned else "",
+                                    negative_prompt=f"a {target}", steps=40, progress=False)
+        images.append(np.asarray(result.image.convert("RGB")))
+    return _removal_row(f"baseline, {_caption_label(captioned)}: negative-prompt resample (direct inversion)", scenes, targets, images,
+                        time.perf_counter() - started)
+
+
+def order_rows(editor: Editor, count: int, steps: int) -> list[Row]:
+    """Generation of "a Y and a X" and "a X and a Y" with Y removed: does the rest of the prompt survive either order?"""
+    pairs = object_pairs(count)
+    rows = []
+    for name, prompt_of in (("Y first: \"a Y and a X\"", lambda x, y: f"a {y} and a {x}"), ("Y last: \"a X and a Y\"", lambda x, y: f"a {x} and a {y}")):
+        started = time.perf_counter()
+        images = [editor.generate(prompt_of(x, y), remove=y, seed=seed, steps=steps, progress=False).image for seed, (x, y) in enumerate(pairs)]
+        absent, kept = _rates(images, [[x] for x, _ in pairs], [y for _, y in pairs])
+        rows.append(Row("order", name, len(pairs), absent, kept, seconds=(time.perf_counter() - started) / len(pairs)))
+        print(f"  {name}: absent {absent:.2f} kept {kept:.2f}", flush=True)
+    return rows
