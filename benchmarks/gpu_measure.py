@@ -66,7 +66,7 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, steps: int | N
     editor.generate(PROMPT, remove=[], seed=0, steps=2, progress=False)  # warm-up: kernels, allocator
     rows = []
     for name, work in runs.items():
-        editor.forget_inversion()  # every removal pays for its inversion
+        editor.forget_last_photo()  # every removal pays for its inversion
         seconds, peak, result = _timed(device, work)
         rows.append(Row(model, name, round(seconds, 2), None if peak is None else round(peak, 2), result.unet_calls.forwards))
         print(f"{model} {name}: {seconds:.1f} s, peak {peak} GB", flush=True)
@@ -75,7 +75,7 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, steps: int | N
         if option == "offload" and device.type != "cuda":
             continue
         apply_memory_options(editor.pipe, [option], device)
-        editor.forget_inversion()
+        editor.forget_last_photo()
         seconds, peak, result = _timed(device, runs["preset fast"])
         rows.append(Row(model, f"preset fast + {option}", round(seconds, 2), None if peak is None else round(peak, 2), result.unet_calls.forwards))
         print(f"{model} fast + {option}: {seconds:.1f} s, peak {peak} GB", flush=True)

@@ -54,7 +54,7 @@ def _task(name: str, editor, image, steps: int):
     if name == PHONE_ROW:
         return _phone_photo_task(editor, image, prompt, target)
     preset = name.split("preset ")[1]
-    return lambda: (editor.forget_inversion(), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
+    return lambda: (editor.forget_last_photo(), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
 
 
 def _phone_photo_task(editor, image, prompt: str, target: str):
@@ -75,7 +75,7 @@ def _phone_photo_task(editor, image, prompt: str, target: str):
         started = time.perf_counter()
         photo = read_photo(source)
         read = time.perf_counter() - started
-        editor.forget_inversion()
+        editor.forget_last_photo()
         result = editor.remove(photo, target, prompt=prompt, preset="fast", progress=False)
         started = time.perf_counter()
         write_image(result.image, folder / "out.png", overwrite=True)

@@ -79,6 +79,7 @@ class Editor:
         for module in (pipe.unet, pipe.vae, pipe.text_encoder):
             module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
         self._last_inversion = None  # (key, InversionResult) of the latest photo
+        self._last_branches = None  # (key, BranchOutput) of the latest removal: another fill or mask of it is instant
         self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
         self._cut_noted: set[str] = set()  # prompts over the text encoder's length already noted
 
@@ -142,9 +143,9 @@ class Editor:
         self._last_inversion = (key, inverted)
         return inverted, False
 
-    def forget_inversion(self) -> None:
-        """Drop the kept inversion, so the next edit of the same photo pays for its own (what a benchmark times)."""
-        self._last_inversion = None
+    def forget_last_photo(self) -> None:
+        """Drop the kept inversion and removal, so the next edit of the same photo pays for its own (what a benchmark times)."""
+        self._last_inversion = self._last_branches = None
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
@@ -278,8 +279,13 @@ class Editor:
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings, settings.null_text_iterations)
             with _stage(timings, "suppress"):
-                plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config if blend else None)
-                branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+                plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config.in_the_loop() if blend else None)
+                key = (self._last_inversion[0], layout, config, plan.mask)
+                if self._last_branches is not None and self._last_branches[0] == key:
+                    branches = self._last_branches[1]
+                else:
+                    branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+                    self._last_branches = (key, branches)
             with _stage(timings, "decode"):
                 edited = from_model(self.decode(branches.suppressed), photo.size)
                 rgb = np.asarray(photo.rgb)

@@ -6,7 +6,7 @@ blob it peaks in seeds GrabCut (Rother et al. 2004), which follows the object's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -26,6 +26,11 @@ class MaskConfig:
     snap: bool = True  # snap the mask to the object's edges with GrabCut; off: the dilated attention blob
     context: float = 0.15  # GrabCut learns the background's colours this far around the blob (short-side fraction)
     edge: float = 0.03  # the snapped mask grows by this much (short-side fraction): anti-aliased edges and halos go too
+
+    def in_the_loop(self) -> MaskConfig:
+        """Only what the denoising loop's latent blend reads, the rest at a fixed value: two configs that differ only in
+        what is applied after the loop (snap, feather) give equal keys, so a kept removal can be reused."""
+        return replace(self, snap=False, context=0.0, edge=0.0, feather=0.0, work_side=0)
 
 
 def object_attention(piece_maps: torch.Tensor, layout) -> torch.Tensor:
