@@ -21,7 +21,7 @@ def test_quality_sections_produce_rows(tiny_pipe):
     rows += clean_rows.clean_rows(editor, 1, ["fast"]) + clean_rows.order_rows(editor, 1, 3)
     assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal", "clean", "order"}
     clean = [r.method for r in rows if r.section == "clean"]
-    assert clean[:2] == ["fast, no caption", "fast, caption"] and len(clean) == 2 + 2 * (len(clean_rows.ABLATIONS) + 1)
+    assert clean[0] == "fast, no caption" and "fast, caption" in clean and len(clean) == 2 + 2 * (len(clean_rows.ABLATIONS) + 1)
     assert all(0.0 <= r.remnant <= 1.0 and 0.0 <= r.collateral <= 1.0 for r in rows if r.section == "clean")
     removal = [r.method for r in rows if r.section == "removal"]
     assert len(removal) == 3 + 3 + 3  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
