@@ -16,6 +16,7 @@ from editor.masks import MaskConfig
 
 # what the clean fill is made of, taken away one at a time (the fast preset): each row says what its idea earns
 ABLATIONS = {
+    "fill: the surroundings alone, not repainted": {"fill": "surroundings"},
     "fill: the model's suppressed image (the paper's)": {"fill": "model"},
     "mask: the attention blob, not snapped to the object": {"mask": MaskConfig(snap=False)},
     "before: model's image, every attention blob over the threshold": {"fill": "model", "mask": MaskConfig(snap=False, peak_share=0.0)},

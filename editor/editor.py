@@ -21,6 +21,7 @@ from editor.fill import fill_from_surroundings
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset, preset_settings
+from editor.repaint import REPAINT_STRENGTH, latent_hole, repaint
 from editor.result import EditResult
 from editor.sampler import BranchOutput, Plan, run_branches
 from inversion import invert
@@ -147,6 +148,12 @@ class Editor:
         """Drop the kept inversion and removal, so the next edit of the same photo pays for its own (what a benchmark times)."""
         self._last_inversion = self._last_branches = None
 
+    def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted) -> np.ndarray:
+        """The model's version of the classical fill, at the photo's size (editor/repaint.py)."""
+        z_fill, _ = self.encode_photo(photo_from_any(filled))
+        z = repaint(self.pipe, inverted, z_fill, latent_hole(soft, tuple(z_fill.shape[-2:])), REPAINT_STRENGTH)
+        return np.asarray(from_model(self.decode(z), filled.shape[1::-1]))
+
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
         return negated_targets(prompt) if remove is None else _as_list(remove)
@@ -251,7 +258,7 @@ class Editor:
         steps: int | None = None,
         guidance: float = 7.5,
         blend: bool = True,
-        fill: str = "surroundings",
+        fill: str = "repaint",
         mask: MaskConfig | None = None,
         config: SuppressionConfig | None = None,
         progress: bool = True,
@@ -259,8 +266,9 @@ class Editor:
     ) -> EditResult:
         """Remove `target` from a real photo: invert, run both branches, blend so only the object's region changes.
 
-        `fill` says what goes where the object was: "surroundings" paints it in from the pixels around it (the suppressed
-        branch, which often draws a neighbour's copy there, is not used), "model" takes the suppressed branch's pixels."""
+        `fill` says what goes where the object was: "repaint" paints it in from the pixels around it, then lets the model
+        repaint that for texture; "surroundings" stops after the first part; "model" takes the suppressed branch's
+        pixels (the paper's; it often draws a copy of a neighbour there)."""
         targets = _as_list(target)
         if not targets:
             raise UnwantError("nothing to remove: pass --remove TARGET")
@@ -292,7 +300,12 @@ class Editor:
                 soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], mask_config, image=rgb)
             if blend:
                 with _stage(timings, "fill"):
-                    source = fill_from_surroundings(rgb, soft, mask_config.work_side) if fill == "surroundings" else np.asarray(edited)
+                    if fill == "model":
+                        source = np.asarray(edited)
+                    else:
+                        source = fill_from_surroundings(rgb, soft, mask_config.work_side)
+                        if fill == "repaint":
+                            source = self._repaint(source, soft, inverted)
                     edited = Image.fromarray(pixel_blend(rgb, source, soft))
         calls = _with_inversion(calls, inverted, cached)
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")

@@ -1,4 +1,5 @@
-"""What goes where the object was: painted in from the surroundings, or the suppressed branch's own pixels."""
+"""What goes where the object was: painted in from the surroundings (then repainted by the model, editor/repaint.py),
+or the suppressed branch's own pixels."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from editor.masks import work_size
 
-FILLS = ("surroundings", "model")  # the default first
+FILLS = ("repaint", "surroundings", "model")  # the default first
 INPAINT_RADIUS = 3  # pixels at work size: how far around each hole pixel Telea's method looks
 
 

@@ -134,23 +134,6 @@ def test_a_flat_image_falls_back_to_the_attention_blob():
     assert np.array_equal(mask, binary_mask(round_blob_over_the_square(), (160, 160), MaskConfig()))
 
 
-def test_fill_from_surroundings_paints_the_gradient_back_and_touches_nothing_else():
-    from editor.fill import fill_from_surroundings
-
-    image, square = square_on_gradient()
-    background = np.repeat(np.linspace(120, 220, 160)[:, None, None], 160, 1).repeat(3, 2).astype(np.uint8)
-    hole = np.zeros((160, 160), np.float32)
-    hole[47:93, 47:93] = 1.0
-    filled = fill_from_surroundings(image, hole)
-    assert np.array_equal(filled[hole == 0], image[hole == 0])
-    # Telea's fill is smooth, not linear: the gradient comes back within 17 levels (measured; 4.0 on average), no red
-    error = np.abs(filled[square].astype(int) - background[square])
-    assert error.max() == 17 and round(float(error.mean()), 1) == 4.0
-    big = np.kron(image, np.ones((20, 20, 1), np.uint8))  # 3200 x 3200: filled at work size, the same way
-    big_filled = fill_from_surroundings(big, np.kron(hole, np.ones((20, 20), np.float32)))
-    assert np.abs(big_filled[1400, 1400].astype(int) - background[70, 70]).max() == 26  # the centre of a 920 px hole
-
-
 def test_object_attention_is_where_every_word_of_the_object_attends():
     import torch
 

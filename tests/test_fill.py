@@ -1,0 +1,64 @@
+"""What goes where the object was: the classical fill and the model's repaint of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from editor.fill import fill_from_surroundings
+from editor.repaint import latent_hole, repaint
+from test_masks import square_on_gradient
+
+
+def test_fill_from_surroundings_paints_the_gradient_back_and_touches_nothing_else():
+    image, square = square_on_gradient()
+    background = np.repeat(np.linspace(120, 220, 160)[:, None, None], 160, 1).repeat(3, 2).astype(np.uint8)
+    hole = np.zeros((160, 160), np.float32)
+    hole[47:93, 47:93] = 1.0
+    filled = fill_from_surroundings(image, hole)
+    assert np.array_equal(filled[hole == 0], image[hole == 0])
+    # Telea's fill is smooth, not linear: the gradient comes back within 17 levels (measured; 4.0 on average), no red
+    error = np.abs(filled[square].astype(int) - background[square])
+    assert error.max() == 17 and round(float(error.mean()), 1) == 4.0
+    big = np.kron(image, np.ones((20, 20, 1), np.uint8))  # 3200 x 3200: filled at work size, the same way
+    big_filled = fill_from_surroundings(big, np.kron(hole, np.ones((20, 20), np.float32)))
+    assert np.abs(big_filled[1400, 1400].astype(int) - background[70, 70]).max() == 26  # the centre of a 920 px hole
+
+
+def test_latent_hole_covers_every_cell_the_mask_touches():
+    mask = np.zeros((64, 64), np.float32)
+    mask[20:22, 40:41] = 0.5  # two pixels of feather, in latent cell (2, 5) of 8 x 8
+    hole = latent_hole(mask, (8, 8))
+    assert hole.shape == (1, 1, 8, 8) and hole.sum() == 1 and hole[0, 0, 2, 5] == 1
+
+
+def repaint_setup(tiny_pipe, steps: int = 6):
+    from inversion import invert
+    from sd.calls import UNetCallCounter
+    from sd.text import encode_prompt
+
+    generator = torch.Generator().manual_seed(0)
+    z0 = torch.randn(1, 4, 16, 16, generator=generator)
+    inverted = invert(tiny_pipe, z0, encode_prompt(tiny_pipe, "a red circle"), method="direct", steps=steps, progress=False)
+    z_fill = torch.randn(1, 4, 16, 16, generator=generator)
+    hole = torch.zeros(1, 1, 16, 16)
+    hole[..., 4:9, 4:9] = 1
+    return inverted, z_fill, hole, UNetCallCounter
+
+
+def test_repaint_keeps_the_photo_outside_the_hole_and_runs_its_share_of_the_steps(tiny_pipe):
+    inverted, z_fill, hole, counter = repaint_setup(tiny_pipe)
+    with counter(tiny_pipe.unet) as calls:
+        z = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.5)
+    assert calls.forwards == 3 and calls.rows == 3  # half of 6 steps, one unguided row each
+    outside = hole.expand_as(z) == 0
+    assert torch.equal(z[outside], inverted.latents[-1][outside])  # the photo's own z_0, exactly
+    assert not torch.allclose(z[~outside], z_fill[~outside])  # the model changed the hole
+
+
+def test_repaint_at_strength_zero_is_the_fill_itself(tiny_pipe):
+    inverted, z_fill, hole, counter = repaint_setup(tiny_pipe)
+    with counter(tiny_pipe.unet) as calls:
+        z = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.0)
+    inside = hole.expand_as(z) == 1
+    assert calls.forwards == 0 and torch.equal(z[inside], z_fill[inside])
