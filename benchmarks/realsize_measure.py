@@ -132,10 +132,10 @@ def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLAT
 
 def markdown(rows: list[ModelRow]) -> str:
     lines = ["| model | size | attention map | UNet (M params) | s / forward row | s / forward+backward | preset | s (steps as run) "
-             "| peak RSS GB: encode / invert / suppress / decode | quality at 50 steps, extrapolated |", "|" + "---|" * 10]
+             "| peak RSS GB: encode / invert / suppress / decode / fill | quality at 50 steps, extrapolated |", "|" + "---|" * 10]
     for r in rows:
         for name, p in r.presets.items():
-            peaks = " / ".join(f"{p['stage_peak_rss_gb'].get(s, 0):.1f}" for s in ("encode", "invert", "suppress", "decode"))
+            peaks = " / ".join(f"{p['stage_peak_rss_gb'].get(s, 0):.1f}" for s in ("encode", "invert", "suppress", "decode", "fill"))
             extrapolated = f"{r.quality_extrapolated_seconds / 60:.0f} min" if name == "quality" else ""
             lines.append(f"| {r.model} | {r.pixels} | {r.attention_map} | {r.unet_parameters_m:.0f} | {r.forward_seconds_per_row:.2f} | "
                          f"{r.forward_backward_seconds:.2f} | {name} | {p['seconds']:.0f} | {peaks} | {extrapolated} |")

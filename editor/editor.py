@@ -54,10 +54,7 @@ def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
 
 def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
     """The call counts of this edit, including those of a reused inversion."""
-    if not cached:
-        return replace(calls)
-    c = inverted.unet_calls
-    return UNetCalls(calls.forwards + c.forwards, calls.rows + c.rows, calls.backwards + c.backwards)
+    return replace(calls) if not cached else calls + inverted.unet_calls
 
 
 def _result(image, prompt, targets, seed, steps, guidance, timings, calls, branches: BranchOutput | None, **extra) -> EditResult:
@@ -147,6 +144,18 @@ class Editor:
     def forget_last_photo(self) -> None:
         """Drop the kept inversion and removal, so the next edit of the same photo pays for its own (what a benchmark times)."""
         self._last_inversion = self._last_branches = None
+
+    def _branches(self, inverted, plan: Plan, progress: bool, timings: dict) -> tuple[BranchOutput, UNetCalls]:
+        """Both branches, or the last removal's where nothing the loop reads has changed; with the calls a reuse did
+        not make, so that its cost is reported as a reused inversion's is."""
+        key = (self._last_inversion[0], plan.layout, plan.config, plan.mask)
+        if self._last_branches is not None and self._last_branches[0] == key:
+            _, branches, calls, timings["suppress"] = self._last_branches
+            return branches, calls
+        with _stage(timings, "suppress"), UNetCallCounter(self.pipe.unet) as calls:
+            branches = run_branches(self.pipe, inverted.x_T, plan, progress)
+        self._last_branches = (key, branches, replace(calls), timings["suppress"])
+        return branches, UNetCalls()
 
     def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted) -> np.ndarray:
         """The model's version of the classical fill, at the photo's size (editor/repaint.py)."""
@@ -286,14 +295,8 @@ class Editor:
         self._warn_if_not_last(prompt, targets, config)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings, settings.null_text_iterations)
-            with _stage(timings, "suppress"):
-                plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config.in_the_loop() if blend else None)
-                key = (self._last_inversion[0], layout, config, plan.mask)
-                if self._last_branches is not None and self._last_branches[0] == key:
-                    branches = self._last_branches[1]
-                else:
-                    branches = run_branches(self.pipe, inverted.x_T, plan, progress)
-                    self._last_branches = (key, branches)
+            plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config.in_the_loop() if blend else None)
+            branches, reused = self._branches(inverted, plan, progress, timings)
             with _stage(timings, "decode"):
                 edited = from_model(self.decode(branches.suppressed), photo.size)
                 rgb = np.asarray(photo.rgb)
@@ -307,6 +310,6 @@ class Editor:
                         if fill == "repaint":
                             source = self._repaint(source, soft, inverted)
                     edited = Image.fromarray(pixel_blend(rgb, source, soft))
-        calls = _with_inversion(calls, inverted, cached)
+        calls = _with_inversion(calls, inverted, cached) + reused
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
         return _result(finish(edited, photo, soft if blend else None), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)

@@ -13,6 +13,9 @@ class UNetCalls:
     rows: int = 0  # latents evaluated: a batch of 4 counts 4
     backwards: int = 0  # forwards whose output required grad (a backward pass follows)
 
+    def __add__(self, other: UNetCalls) -> UNetCalls:
+        return UNetCalls(self.forwards + other.forwards, self.rows + other.rows, self.backwards + other.backwards)
+
 
 class UNetCallCounter:
     """Context manager: `with UNetCallCounter(unet) as calls: ...` then read calls.forwards / calls.rows."""

@@ -65,7 +65,7 @@ def test_realsize_and_gpu_benchmarks_run_at_tiny_size(tmp_path):
     realsize.main(["--tiny", "--models", "sd21", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "r.json")])
     (row,) = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert row["attention_map"] == "4x4" and set(row["presets"]) == {"quality", "fast"}
-    assert set(row["presets"]["quality"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode"}
+    assert set(row["presets"]["quality"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode", "fill"}
     assert row["quality_extrapolated_calls"]["backwards"] > 0 and row["quality_extrapolated_seconds"] >= 0
     gpu.main(["--tiny", "--device", "cpu", "--dtype", "float32", "--steps", "2", "--models", "sd15", "--json", str(tmp_path / "g.json")])
     runs = [r["run"] for r in json.loads((tmp_path / "g.json").read_text())["rows"]]

@@ -24,6 +24,13 @@ def expected_sampling(steps: int, config: SuppressionConfig) -> tuple[int, int, 
     return forwards, rows, ito_steps * n
 
 
+def repaint_steps(steps: int) -> int:
+    """The repaint's share of the steps: it starts REPAINT_STRENGTH of the way down."""
+    from editor.repaint import REPAINT_STRENGTH
+
+    return steps - int(round((1 - REPAINT_STRENGTH) * steps))
+
+
 @pytest.fixture(scope="module")
 def editor(tiny_pipe):
     return Editor(tiny_pipe, "tiny")
@@ -47,8 +54,11 @@ def test_fast_preset_counts(editor):
     assert preset.inversion == "direct"
     result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
     forwards, rows, backwards = expected_sampling(preset.steps, preset.suppression)
-    # direct inversion: one conditional forward per step to build the pivots
-    assert (result.unet_calls.forwards, result.unet_calls.rows, result.unet_calls.backwards) == (forwards + preset.steps, rows + preset.steps, backwards)
+    # direct inversion: one conditional forward per step to build the pivots; the repaint, one unguided forward for
+    # each of its steps
+    fill = repaint_steps(preset.steps)
+    assert (result.unet_calls.forwards, result.unet_calls.rows, result.unet_calls.backwards) == (forwards + preset.steps + fill, rows + preset.steps + fill, backwards)
+    assert fill == 20
 
 
 def test_quality_preset_counts_are_bounded(editor):
@@ -58,7 +68,7 @@ def test_quality_preset_counts_are_bounded(editor):
     result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="quality", steps=steps, progress=False)
     forwards, rows, backwards = expected_sampling(steps, preset.suppression)
     inner = 10
-    inversion = result.unet_calls.forwards - forwards
+    inversion = result.unet_calls.forwards - forwards - repaint_steps(steps)
     # null-text: T pivots, then per step one conditional forward, at most `inner` optimisation forwards and one final step
     assert 2 * steps <= inversion <= steps * (3 + inner)
     assert result.unet_calls.backwards >= backwards + steps  # at least one gradient forward per null-text step
@@ -68,7 +78,10 @@ def test_a_reused_inversion_still_counts(editor):
     image = (np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)
     first = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
     again = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
-    assert again.unet_calls == first.unet_calls
+    assert again.unet_calls == first.unet_calls  # the reused inversion's and the reused branches' calls included
+    assert again.timings["suppress"] == first.timings["suppress"]
+    other_fill = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False, fill="surroundings")
+    assert other_fill.unet_calls.forwards == first.unet_calls.forwards - repaint_steps(PRESETS["fast"].steps)
     assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
 
 
