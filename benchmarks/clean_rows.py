@@ -57,16 +57,17 @@ def _as_clean(row: Row) -> Row:
 
 
 def _negative_prompt_row(editor: Editor, scenes, targets: list[str], captioned: bool) -> Row:
-    """Baseline: direct inversion, resampled with the target left out of the prompt and "a <target>" as the negative
-    prompt; no suppression, no mask, no fill."""
+    """Baseline: DDIM inversion, resampled with the target left out of the prompt and "a <target>" as the negative
+    prompt; no suppression, no mask, no fill. (Not direct inversion: it snaps every step back onto the photo's own
+    trajectory, whatever the prompt, so its "resample" is the photo.)"""
     images, started = [], time.perf_counter()
     for scene, target in zip(scenes, targets):
         others = " and ".join(f"a {o.name}" for o in scene.objects if o.name != target)
         prompt = scene.caption if captioned else f"a {target}"
-        result = editor.reconstruct(render(scene), prompt=prompt, inversion="direct", resample_prompt=others if captioned else "",
+        result = editor.reconstruct(render(scene), prompt=prompt, inversion="ddim", resample_prompt=others if captioned else "",
                                     negative_prompt=f"a {target}", steps=40, progress=False)
         images.append(np.asarray(result.image.convert("RGB")))
-    return _removal_row(f"baseline, {_caption_label(captioned)}: negative-prompt resample (direct inversion)", scenes, targets, images,
+    return _removal_row(f"baseline, {_caption_label(captioned)}: negative-prompt resample (DDIM inversion)", scenes, targets, images,
                         time.perf_counter() - started)
 
 
