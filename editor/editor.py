@@ -298,7 +298,8 @@ class Editor:
             plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config.in_the_loop() if blend else None)
             branches, reused = self._branches(inverted, plan, progress, timings)
             with _stage(timings, "decode"):
-                edited = from_model(self.decode(branches.suppressed), photo.size)
+                # the suppressed branch's pixels are the output only without the blend or with fill="model"
+                edited = from_model(self.decode(branches.suppressed), photo.size) if fill == "model" or not blend else None
                 rgb = np.asarray(photo.rgb)
                 soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], mask_config, image=rgb)
             if blend:

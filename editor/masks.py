@@ -75,8 +75,12 @@ def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int]
 
 def binary_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig) -> np.ndarray:
     """The attention region dilated to cover the object's edges: uint8 {0, 1} at `size` (h, w)."""
-    mask = attention_region(attention, size, config)
-    radius = _radius(config.dilation, size)
+    return _grown(attention_region(attention, size, config), config.dilation)
+
+
+def _grown(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """`mask` dilated by a disk of `fraction` of its short side."""
+    radius = _radius(fraction, mask.shape[:2])
     return cv2.dilate(mask, _disk(radius)) if radius else mask
 
 
@@ -87,7 +91,7 @@ def snapped_mask(image: np.ndarray, attention: torch.Tensor | np.ndarray, config
     Falls back to the dilated attention region where GrabCut cannot run or finds nothing."""
     size = image.shape[:2]
     region = attention_region(attention, size, config)
-    fallback = binary_mask(attention, size, config)
+    fallback = _grown(region, config.dilation)  # binary_mask's result, from the region already made
     if not region.any():
         return fallback
     seeds = np.full(size, cv2.GC_BGD, np.uint8)
@@ -103,10 +107,7 @@ def snapped_mask(image: np.ndarray, attention: torch.Tensor | np.ndarray, config
     count, labels = cv2.connectedComponents(found, connectivity=8)
     touching = np.unique(labels[(region > 0) & (found > 0)])
     mask = np.isin(labels, touching[touching > 0]).astype(np.uint8)  # only what grew from the seed, not look-alikes
-    if not mask.any():
-        return fallback
-    radius = _radius(config.edge, size)
-    return cv2.dilate(mask, _disk(radius)) if radius else mask
+    return _grown(mask, config.edge) if mask.any() else fallback
 
 
 def latent_mask(attention: torch.Tensor, size: tuple[int, int], config: MaskConfig) -> torch.Tensor:
