@@ -24,7 +24,7 @@ ABLATIONS = {
 
 
 def clean_rows(editor: Editor, count: int, presets: list[str]) -> list[Row]:
-    """Each preset without and with a caption; then the fast preset with each idea taken away, and the baseline.
+    """Each preset without and with a caption; with fast, also each idea taken away from it, and the baseline.
 
     Scene by scene, so the variants that differ only after the denoising loop reuse its branches (the editor keeps the
     last removal): their seconds are the fill's and the mask's alone."""
@@ -32,7 +32,8 @@ def clean_rows(editor: Editor, count: int, presets: list[str]) -> list[Row]:
     rows = []
     for captioned in (False, True):
         variants = {f"{preset}, {_caption_label(captioned)}": (preset, {}) for preset in presets}
-        variants.update({f"fast, {_caption_label(captioned)}, {label}": ("fast", options) for label, options in ABLATIONS.items()})
+        if "fast" in presets:  # the ablations are variants of the fast preset
+            variants.update({f"fast, {_caption_label(captioned)}, {label}": ("fast", options) for label, options in ABLATIONS.items()})
         images: dict[str, list[np.ndarray]] = {name: [] for name in variants}
         seconds = dict.fromkeys(variants, 0.0)
         for scene, target in zip(scenes, targets):
@@ -43,7 +44,8 @@ def clean_rows(editor: Editor, count: int, presets: list[str]) -> list[Row]:
                 seconds[name] += time.perf_counter() - started
                 images[name].append(np.asarray(result.image.convert("RGB")))
         rows += [_removal_row(name, scenes, targets, images[name], seconds[name]) for name in variants]
-        rows.append(_negative_prompt_row(editor, scenes, targets, captioned))
+        if "fast" in presets:  # the baseline with the ablations: `--presets reference` measures that preset alone
+            rows.append(_negative_prompt_row(editor, scenes, targets, captioned))
     return [_as_clean(row) for row in rows]
 
 

@@ -4,7 +4,7 @@ option, for SD 1.5 (512 px) and SD 2.1 (768 px, v-prediction) built from their p
     python -m benchmarks.gpu [--models sd15,sd21] [--steps N] [--json PATH]
     python -m benchmarks.gpu --tiny --device cpu --dtype float32   # the same code in seconds (CI smoke test)
 
-Goal: SD 1.5, quality preset, float16, peak VRAM <= 8 GB (the reference code needs about 17 GB). Random weights: the
+Goal: SD 1.5, reference preset (fill model: ITO's backward), float16, peak VRAM <= 8 GB (the reference code needs about 17 GB). Random weights: the
 images mean nothing, the seconds and bytes do. Meant to finish in under 8 minutes on one modern GPU.
 """
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"models: {', '.join(MODELS)}; low-memory options: {', '.join(MEMORY_OPTIONS)}")
     parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
-    parser.add_argument("--steps", type=int, help="steps of every run (default: 50 for generation and quality, the fast preset's own 40)")
+    parser.add_argument("--steps", type=int, help="steps of every run (default: 50 for generation, reference and quality, the fast preset's own 40)")
     parser.add_argument("--device", default="cuda", help="default cuda")
     parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"], help="default float16")
     parser.add_argument("--tiny", action="store_true", help="tiny models of the same structure (smoke test)")

@@ -20,7 +20,7 @@ DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch
 @dataclass
 class Row:
     model: str
-    run: str  # "generate", "preset quality", "preset fast", "preset fast + <option>"
+    run: str  # "generate", "preset reference", "preset quality", "preset fast", "preset fast + <option>"
     seconds: float
     peak_vram_gb: float | None  # torch.cuda.max_memory_allocated; None off CUDA
     unet_forwards: int
@@ -60,6 +60,7 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, steps: int | N
     photo = Image.open(PHOTO).convert("RGB")
     runs: dict[str, Callable] = {
         "generate": lambda: editor.generate(PROMPT, remove=[], seed=0, steps=steps, progress=False),
+        "preset reference": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="reference", steps=steps, fill="model", progress=False),
         "preset quality": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="quality", steps=steps, progress=False),
         "preset fast": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="fast", steps=fast_steps, progress=False),
     }

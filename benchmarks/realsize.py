@@ -4,7 +4,7 @@ configs with random weights (no download), one photo removed end to end with bot
     python -m benchmarks.realsize [--models sd15,sd21] [--steps 4] [--threads N] [--tiny] [--json PATH]
 
 Reports per model: the attention-map size the method reads, seconds per UNet forward (per batch row) and per
-forward + backward, peak RSS per stage, and the quality preset's cost at 50 steps, extrapolated from those seconds
+forward + backward, peak RSS per stage, and the reference path's cost at 50 steps, extrapolated from those seconds
 and the UNet call counts of a 50-step run of the same preset on the tiny model of the same structure. Random weights:
 the images mean nothing, the times and memory do. --tiny runs the same code at tiny size (the CI smoke test).
 """
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
     parser.add_argument("--steps", type=int, default=4, help="DDIM steps of the end-to-end removals (default 4)")
     parser.add_argument("--tiny", action="store_true", help="the same code on tiny models (smoke test)")
-    parser.add_argument("--extrapolate-to", type=int, default=50, help="steps of the extrapolated quality preset (default 50)")
+    parser.add_argument("--extrapolate-to", type=int, default=50, help="steps of the extrapolated reference path (default 50)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)

@@ -26,11 +26,14 @@ PROMPT, TARGET = "an astronaut with a helmet", "helmet"
 EXTRAPOLATE_STEPS = 50
 
 
-def presets(steps: int, iterations: int) -> dict[str, Preset]:
-    """The shipped presets' code paths with few steps and iterations."""
+def presets(steps: int, iterations: int) -> dict[str, tuple[Preset, str]]:
+    """The two ends of the shipped code paths, with few steps and iterations: (preset, fill).
+
+    "reference" runs null-text inversion and, with the model's fill, the suppressed branch's ITO: the slowest path and
+    the largest memory (the backward); "fast" is direct inversion and the default fill (no suppressed branch)."""
     return {
-        "quality": Preset("null-text", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations), null_text_iterations=iterations),
-        "fast": Preset("direct", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations)),
+        "reference": (Preset("null-text", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations), null_text_iterations=iterations), "model"),
+        "fast": (Preset("direct", steps, SuppressionConfig(step_size=5.0, ito_iterations=iterations)), "repaint"),
     }
 
 
@@ -70,8 +73,8 @@ class ModelRow:
     forward_seconds_per_row: float  # no grad, batch 2 (one guided step), divided by 2
     forward_backward_seconds: float  # batch 1, gradient w.r.t. the embedding (ITO, null-text)
     presets: dict = field(default_factory=dict)  # preset -> seconds, stage seconds, stage peak RSS, UNet calls
-    quality_extrapolated_seconds: float = 0.0  # the quality preset at --extrapolate-to steps (50), 10 iterations
-    quality_extrapolated_calls: dict = field(default_factory=dict)
+    reference_extrapolated_seconds: float = 0.0  # the reference path at --extrapolate-to steps (50), 10 iterations
+    reference_extrapolated_calls: dict = field(default_factory=dict)
 
 
 def _time_unet(editor: Editor, repeats: int = 2) -> tuple[float, float]:
@@ -94,11 +97,11 @@ def _time_unet(editor: Editor, repeats: int = 2) -> tuple[float, float]:
 
 
 def _calls_at(steps: int, model: str, iterations: int) -> UNetCalls:
-    """UNet calls of the quality preset at `steps` steps, counted on the tiny model of the same structure."""
+    """UNet calls of the reference path at `steps` steps, counted on the tiny model of the same structure."""
     editor = Editor(build_pipeline(model, tiny=True))
-    preset = presets(steps, iterations)["quality"]
+    preset, fill = presets(steps, iterations)["reference"]
     photo = Image.open(PHOTO).convert("RGB").resize((editor.native_size, editor.native_size))
-    return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, progress=False).unet_calls
+    return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False).unet_calls
 
 
 def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS) -> ModelRow:
@@ -112,10 +115,10 @@ def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLAT
     row = ModelRow(model, editor.native_size, f"{latent // factor}x{latent // factor}", sum(p.numel() for p in unet.parameters()) / 1e6,
                    round(build, 1), round(forward, 3), round(forward_backward, 3))
     photo = Image.open(PHOTO).convert("RGB")
-    for name, preset in presets(steps, 1).items():
+    for name, (preset, fill) in presets(steps, 1).items():
         with RssSampler() as rss:
             begin = time.perf_counter()
-            result = editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, progress=False)
+            result = editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False)
             total = time.perf_counter() - begin
         stage_peaks, clock = {}, begin
         for stage, seconds in result.timings.items():  # the stages run one after the other, in this order
@@ -124,19 +127,19 @@ def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLAT
         row.presets[name] = {"seconds": round(total, 1), "stage_seconds": {k: round(v, 1) for k, v in result.timings.items()},
                              "stage_peak_rss_gb": stage_peaks, "unet_calls": asdict(result.unet_calls)}
     calls = _calls_at(extrapolate_to, model, iterations=10)
-    row.quality_extrapolated_calls = asdict(calls)
+    row.reference_extrapolated_calls = asdict(calls)
     # every backward is counted as a forward row too; ITO's early-stopped forwards are counted whole (an upper bound)
-    row.quality_extrapolated_seconds = round((calls.rows - calls.backwards) * forward + calls.backwards * forward_backward, 0)
+    row.reference_extrapolated_seconds = round((calls.rows - calls.backwards) * forward + calls.backwards * forward_backward, 0)
     return row
 
 
 def markdown(rows: list[ModelRow]) -> str:
     lines = ["| model | size | attention map | UNet (M params) | s / forward row | s / forward+backward | preset | s (steps as run) "
-             "| peak RSS GB: encode / invert / suppress / decode / fill | quality at 50 steps, extrapolated |", "|" + "---|" * 10]
+             "| peak RSS GB: encode / invert / suppress / decode / fill | reference at 50 steps, extrapolated |", "|" + "---|" * 10]
     for r in rows:
         for name, p in r.presets.items():
             peaks = " / ".join(f"{p['stage_peak_rss_gb'].get(s, 0):.1f}" for s in ("encode", "invert", "suppress", "decode", "fill"))
-            extrapolated = f"{r.quality_extrapolated_seconds / 60:.0f} min" if name == "quality" else ""
+            extrapolated = f"{r.reference_extrapolated_seconds / 60:.0f} min" if name == "reference" else ""
             lines.append(f"| {r.model} | {r.pixels} | {r.attention_map} | {r.unet_parameters_m:.0f} | {r.forward_seconds_per_row:.2f} | "
                          f"{r.forward_backward_seconds:.2f} | {name} | {p['seconds']:.0f} | {peaks} | {extrapolated} |")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ import click
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # = editor.loading.DEFAULT_MODEL (tested)
 INVERSIONS = ["null-text", "ddim", "negative-prompt", "direct"]  # = inversion.METHODS (tested)
-PRESETS = ["quality", "fast"]  # = editor.presets.PRESETS (tested)
+PRESETS = ["quality", "fast", "reference"]  # = editor.presets.PRESETS (tested)
 FILLS = ["repaint", "surroundings", "model"]  # = editor.fill.FILLS (tested)
 MEMORY_OPTIONS = ["attention-slicing", "vae-slicing", "vae-tiling", "offload"]  # = editor.memory.MEMORY_OPTIONS (tested)
 
@@ -64,7 +64,7 @@ class SectionedCommand(click.Command):
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
-@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: null-text inversion, 50 steps, the reference code's ITO; fast: direct inversion, 40 steps, 3 ITO iterations.")
+@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: direct inversion, 50 steps; fast: 40 steps; reference: the paper's null-text inversion (slow).")
 @click.option("--seed", type=int, help="Noise seed for generation (same seed, same image on every device).")
 @click.option("--steps", type=int, help="Denoising steps (default 50; the preset's for removal).")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")

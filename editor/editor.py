@@ -59,7 +59,9 @@ def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
 
 def _result(image, prompt, targets, seed, steps, guidance, timings, calls, branches: BranchOutput | None, **extra) -> EditResult:
     """What every call returns; the targets' attention maps when something was suppressed."""
-    maps = {} if branches is None else {"attention": branches.target_maps.numpy(), "suppressed_attention": branches.suppressed_maps.numpy()}
+    maps = {} if branches is None else {"attention": branches.target_maps.numpy()}
+    if branches is not None and branches.suppressed_maps is not None:
+        maps["suppressed_attention"] = branches.suppressed_maps.numpy()
     return EditResult(image, prompt, targets, seed, steps, guidance, timings, calls, **maps, **extra)
 
 
@@ -148,7 +150,7 @@ class Editor:
     def _branches(self, inverted, plan: Plan, progress: bool, timings: dict) -> tuple[BranchOutput, UNetCalls]:
         """Both branches, or the last removal's where nothing the loop reads has changed; with the calls a reuse did
         not make, so that its cost is reported as a reused inversion's is."""
-        key = (self._last_inversion[0], plan.layout, plan.config, plan.mask)
+        key = (self._last_inversion[0], plan.layout, plan.config, plan.mask, plan.suppress)
         if self._last_branches is not None and self._last_branches[0] == key:
             _, branches, calls, timings["suppress"] = self._last_branches
             return branches, calls
@@ -295,11 +297,14 @@ class Editor:
         self._warn_if_not_last(prompt, targets, config)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings, settings.null_text_iterations)
-            plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=mask_config.in_the_loop() if blend else None)
+            # the suppressed branch's pixels are the output only without the blend or with fill="model"; otherwise the
+            # loop runs for the targets' attention alone (the mask), at half the cost
+            suppress = fill == "model" or not blend
+            loop_mask = mask_config.in_the_loop() if blend and suppress else None
+            plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=loop_mask, suppress=suppress)
             branches, reused = self._branches(inverted, plan, progress, timings)
             with _stage(timings, "decode"):
-                # the suppressed branch's pixels are the output only without the blend or with fill="model"
-                edited = from_model(self.decode(branches.suppressed), photo.size) if fill == "model" or not blend else None
+                edited = from_model(self.decode(branches.suppressed), photo.size) if suppress else None
                 rgb = np.asarray(photo.rgb)
                 soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], mask_config, image=rgb)
             if blend:

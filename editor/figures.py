@@ -27,7 +27,8 @@ def side_by_side(images: list[Image.Image], gap: int = 4) -> Image.Image:
     return strip
 
 
-def attention_figure(original: np.ndarray, suppressed: np.ndarray, size: int = 256) -> Image.Image:
-    """The targets' cross-attention, original branch | suppressed branch, on one shared scale."""
-    peak = float(max(original.max(), suppressed.max()))
-    return side_by_side([heatmap(original, (size, size), peak), heatmap(suppressed, (size, size), peak)])
+def attention_figure(original: np.ndarray, suppressed: np.ndarray | None, size: int = 256) -> Image.Image:
+    """The targets' cross-attention, original branch | suppressed branch (when it ran), on one shared scale."""
+    panels = [original] if suppressed is None else [original, suppressed]
+    peak = float(max(panel.max() for panel in panels))
+    return side_by_side([heatmap(panel, (size, size), peak) for panel in panels])

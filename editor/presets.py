@@ -19,13 +19,18 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # the reference code's settings (null-text inversion, 50 steps, 10 ITO iterations at steps 10-19, step size 5),
-    # plus unwant's wider SWR rows and the mask blend
-    "quality": Preset("null-text", 50, SuppressionConfig(step_size=5.0)),
-    # no inversion optimisation (direct inversion keeps the source exact), fewer steps and ITO iterations; on the toy
-    # world with the default fill, exactly the other objects left in 1.00 of 50 scenes with a caption and 0.92 without
-    # (benchmarks.quality --only clean; README)
+    # Removal with the default fill reads only the original branch (the targets' attention: the mask) and the
+    # inversion's trajectory (the repaint); the suppressed branch and its ITO run only for fill="model" or blend=False.
+    # So the inversion is what a preset buys there, and direct inversion's exact trajectory gave the best masks: on
+    # 16 fresh toy scenes with no caption, exact 0.94 with direct, 0.75 with null-text capped at 2 iterations
+    # (benchmarks.quality --only clean and README have the 100-scene figures).
+    # direct inversion, 50 steps, the reference code's ITO (10 iterations at steps 10-19, step size 5) for fill="model"
+    "quality": Preset("direct", 50, SuppressionConfig(step_size=5.0)),
+    # direct inversion, 40 steps, 3 ITO iterations
     "fast": Preset("direct", 40, SuppressionConfig(step_size=5.0, ito_iterations=3)),
+    # the reference code's configuration (null-text inversion, 50 steps, 10 ITO iterations), plus unwant's wider SWR
+    # rows, mask and fill: what the other presets are measured against
+    "reference": Preset("null-text", 50, SuppressionConfig(step_size=5.0)),
 }
 
 

@@ -1,6 +1,7 @@
 """The denoising loop: the original branch and the suppressed branch, side by side from one x_T, with DDIM.
 
-One loop serves generation, reconstruction (no suppressed branch) and removal. Each step:
+One loop serves generation, reconstruction (no suppressed branch) and removal (with the default fill, the original
+branch alone, for the targets' attention: the suppressed branch's pixels would not be used). Each step:
   1. predict: one guided UNet output per branch (`_shared_output`, `_ito_outputs` or `_paired_outputs`);
   2. step: DDIM moves both branches one step cleaner;
   3. snap: direct inversion moves the original branch onto its pivot, and the suppressed branch by the same offset;
@@ -31,9 +32,9 @@ from suppression.tokens import TokenLayout
 @dataclass
 class BranchOutput:
     original: torch.Tensor  # z_0 of the original branch
-    suppressed: torch.Tensor  # z_0 of the suppressed branch
+    suppressed: torch.Tensor  # z_0 of the suppressed branch (the original's when it did not run)
     target_maps: torch.Tensor  # (h, w): where the targets are, from the original branch's cross-attention over the steps
-    suppressed_maps: torch.Tensor  # (h, w): the same from the suppressed branch
+    suppressed_maps: torch.Tensor | None  # (h, w): the same from the suppressed branch; None when it did not run
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Plan:
     config: SuppressionConfig = field(default_factory=SuppressionConfig)
     pivots: list[torch.Tensor] | None = None  # direct inversion: snap the original branch onto these
     mask: MaskConfig | None = None  # latent blending with the original branch in the late steps
+    suppress: bool = True  # False: the targets' maps are recorded but no suppressed branch runs (its pixels are not used)
 
     @classmethod
     def from_inversion(cls, inverted: InversionResult, cond: torch.Tensor, **kwargs) -> "Plan":
@@ -102,7 +104,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
             uncond = plan.unconds[i]
             store.reset()
             # 1. predict
-            if layout is None or i < swr_from:
+            if layout is None or i < swr_from or not plan.suppress:
                 out = out_hat = _shared_output(pipe, z, t, plan, uncond, maps)
             elif config.optimize and i < ito_until:
                 out, out_hat = _ito_outputs(pipe, z, z_hat, t, plan, c_swr, uncond, float(etas[i]), store, maps)
@@ -116,7 +118,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 offset = direct_offset(z_next, plan.pivots[i + 1])
                 z_next, z_hat_next = z_next + offset, z_hat_next + offset
             # 4. blend
-            if layout is not None and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
+            if layout is not None and plan.suppress and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
                 mask = latent_mask(maps.object_map("original", i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
                 z_hat_next = mask * z_hat_next + (1 - mask) * z_next
             z, z_hat = z_next, z_hat_next
@@ -124,7 +126,8 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 callback({"i": i, "t": int(t), "z": z, "z_hat": z_hat})
     if layout is None:
         return BranchOutput(z, z_hat, torch.zeros(maps.size), torch.zeros(maps.size))
-    return BranchOutput(z, z_hat, maps.object_map("original", plan.steps), maps.object_map("suppressed", plan.steps))
+    suppressed_maps = maps.object_map("suppressed", plan.steps) if plan.suppress else None
+    return BranchOutput(z, z_hat, maps.object_map("original", plan.steps), suppressed_maps)
 
 
 def resample(pipe, inverted: InversionResult, cond: torch.Tensor, callback: Callable[[dict], None] | None = None) -> torch.Tensor:

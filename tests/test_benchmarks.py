@@ -24,8 +24,8 @@ def test_quality_sections_produce_rows(tiny_pipe):
     assert clean[0] == "fast, no caption" and "fast, caption" in clean and len(clean) == 2 + 2 * (len(clean_rows.ABLATIONS) + 1)
     assert all(0.0 <= r.remnant <= 1.0 and 0.0 <= r.collateral <= 1.0 for r in rows if r.section == "clean")
     removal = [r.method for r in rows if r.section == "removal"]
-    assert len(removal) == 3 + 3 + 3  # with blend, without, negative-prompt baseline; each preset, fast uncaptioned; position
-    assert removal[3:] == ["preset quality", "preset fast", 'preset fast, no caption ("a {target}")',
+    assert len(removal) == 3 + 4 + 3  # with blend, without, negative-prompt baseline; each of 3 presets, fast uncaptioned; position
+    assert removal[3:] == ["preset quality", "preset fast", "preset reference", 'preset fast, no caption ("a {target}")',
                            "preset fast, target first in the caption",
                            "preset fast, target first, paper's SWR rows (target + [EOT] only)",
                            "preset fast, target last in the caption"]
@@ -64,12 +64,12 @@ def test_realsize_and_gpu_benchmarks_run_at_tiny_size(tmp_path):
 
     realsize.main(["--tiny", "--models", "sd21", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "r.json")])
     (row,) = json.loads((tmp_path / "r.json").read_text())["rows"]
-    assert row["attention_map"] == "4x4" and set(row["presets"]) == {"quality", "fast"}
-    assert set(row["presets"]["quality"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode", "fill"}
-    assert row["quality_extrapolated_calls"]["backwards"] > 0 and row["quality_extrapolated_seconds"] >= 0
+    assert row["attention_map"] == "4x4" and set(row["presets"]) == {"reference", "fast"}
+    assert set(row["presets"]["reference"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode", "fill"}
+    assert row["reference_extrapolated_calls"]["backwards"] > 0 and row["reference_extrapolated_seconds"] >= 0
     gpu.main(["--tiny", "--device", "cpu", "--dtype", "float32", "--steps", "2", "--models", "sd15", "--json", str(tmp_path / "g.json")])
     runs = [r["run"] for r in json.loads((tmp_path / "g.json").read_text())["rows"]]
-    assert runs == ["generate", "preset quality", "preset fast", "preset fast + attention-slicing", "preset fast + vae-slicing", "preset fast + vae-tiling"]
+    assert runs == ["generate", "preset reference", "preset quality", "preset fast", "preset fast + attention-slicing", "preset fast + vae-slicing", "preset fast + vae-tiling"]
 
 
 def test_real_configs_read_their_maps_where_the_reference_does():

@@ -200,7 +200,7 @@ def test_mask_concat_and_report(edit, tmp_path):
     assert report["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
     assert report["targets"] == [TARGET] and report["prompt"] == PROMPT
     assert report["model"] and report["device"] == "cpu" and report["dtype"] == "float32"
-    assert report["seed"] is None and report["inversion"] == "null-text" and report["steps"] == 3
+    assert report["seed"] is None and report["inversion"] == "direct" and report["steps"] == 3
     assert 0.0 <= report["mask_fraction"] <= 1.0
     assert set(report["seconds"]) >= {"encode", "invert", "decode"}
     assert all(isinstance(v, float) and v >= 0 for v in report["seconds"].values())
@@ -214,11 +214,18 @@ def test_reconstruct_prints_psnr(edit, tmp_path):
     assert Image.open(tmp_path / "photo.edited.png").size == (48, 40)
 
 
+def on_the_toy_model(edit, *args):
+    """`edit ARGS` with the toy-world model at 10 steps: the tiny model's random attention is the same everywhere, so
+    its mask covers the whole photo at any threshold."""
+    return edit(*args, "--steps", 10, "--model", "toyworld", "--device", "cpu", model=False)
+
+
 def test_no_blend_returns_the_suppressed_branch_as_it_is(edit, tmp_path):
     photo = make_photo(tmp_path / "photo.png")
     original = np.asarray(Image.open(photo).convert("RGB"))
     for name, options in (("blend", []), ("raw", ["--no-blend"])):
-        result = edit(*removal(photo), *options, "--mask-threshold", "0.9", "-o", tmp_path / f"{name}.png", "--save-mask", tmp_path / f"{name}-mask.png", "--quiet")
+        result = on_the_toy_model(edit, *removal(photo), *options, "--mask-threshold", "0.9", "-o", tmp_path / f"{name}.png",
+                                  "--save-mask", tmp_path / f"{name}-mask.png", "--quiet")
         assert result.exit_code == 0, result.output
     mask = Image.open(tmp_path / "blend-mask.png")
     assert mask.mode == "L"  # the greyscale mask the API returns
@@ -233,7 +240,8 @@ def test_a_higher_mask_threshold_gives_a_smaller_mask(edit, tmp_path):
     area = {}
     for threshold in ("0.1", "0.9"):
         mask = tmp_path / f"mask-{threshold}.png"
-        result = edit(*removal(photo), "--mask-threshold", threshold, "-o", tmp_path / f"out-{threshold}.png", "--save-mask", mask, "--quiet")
+        result = on_the_toy_model(edit, *removal(photo), "--mask-threshold", threshold, "-o", tmp_path / f"out-{threshold}.png",
+                                  "--save-mask", mask, "--quiet")
         assert result.exit_code == 0, result.output
         area[threshold] = (np.asarray(Image.open(mask)) > 0).mean()
     assert area["0.9"] < area["0.1"]
@@ -638,7 +646,9 @@ def test_the_preset_that_runs_is_said_in_one_line(edit, tmp_path, caplog):
     photo = make_photo(tmp_path / "p.png")
     with caplog.at_level(logging.INFO, logger="unwant"):
         assert edit(*removal(photo)).exit_code == 0
-    assert "quality preset: null-text inversion, 3 steps; on a CPU, --preset fast is about 6x faster" in caplog.text
+        assert edit(*removal(photo), "--preset", "reference", "-o", tmp_path / "r.png").exit_code == 0
+    assert "quality preset: direct inversion, 3 steps\n" in caplog.text + "\n"
+    assert "reference preset: null-text inversion, 3 steps; on a CPU, --preset quality is about 8x faster" in caplog.text
 
 
 def test_help_lists_every_option_once_in_sections():

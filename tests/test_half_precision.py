@@ -31,7 +31,7 @@ def test_null_text_in_float16_reconstructs_as_float32_does(editors):
     hook = half.pipe.unet.register_forward_pre_hook(lambda module, args: dtypes.add(module.conv_in.weight.dtype))
     try:
         a = half.reconstruct(scene, prompt=caption, inversion="null-text", steps=STEPS, progress=False)
-        removed = half.remove(scene, "blue square", prompt=caption, preset="fast", steps=STEPS, progress=False)
+        removed = half.remove(scene, "blue square", prompt=caption, preset="fast", steps=STEPS, fill="model", progress=False)
     finally:
         hook.remove()
     b = full.reconstruct(scene, prompt=caption, inversion="null-text", steps=STEPS, progress=False)

@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from editor import Editor
 from editor.presets import PRESETS
@@ -48,30 +49,66 @@ def test_plain_generation_is_one_forward_a_step(editor):
     assert (calls.forwards, calls.rows, calls.backwards) == (10, 20, 0)
 
 
-def test_fast_preset_counts(editor):
+@pytest.mark.parametrize("name", ["fast", "quality"])
+def test_direct_inversion_preset_counts(editor, name):
+    image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    preset = PRESETS[name]
+    assert preset.inversion == "direct"
+    editor.forget_last_photo()
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, progress=False)
+    # direct inversion: one conditional forward per step to build the pivots; with the default fill no suppressed
+    # branch runs: the loop is one guided forward a step, for the targets' attention; the repaint, one unguided
+    # forward for each of its steps
+    fill = repaint_steps(preset.steps)
+    calls = result.unet_calls
+    assert (calls.forwards, calls.rows, calls.backwards) == (2 * preset.steps + fill, 3 * preset.steps + fill, 0)
+    assert fill == preset.steps // 2
+    assert result.attention is not None and result.suppressed_attention is None
+
+
+@pytest.mark.parametrize("fill, blend", [("model", True), ("repaint", False)])
+def test_the_suppressed_branch_runs_when_its_pixels_are_the_output(editor, fill, blend):
     image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
     preset = PRESETS["fast"]
-    assert preset.inversion == "direct"
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", fill=fill, blend=blend, progress=False)
     forwards, rows, backwards = expected_sampling(preset.steps, preset.suppression)
-    # direct inversion: one conditional forward per step to build the pivots; the repaint, one unguided forward for
-    # each of its steps
-    fill = repaint_steps(preset.steps)
-    assert (result.unet_calls.forwards, result.unet_calls.rows, result.unet_calls.backwards) == (forwards + preset.steps + fill, rows + preset.steps + fill, backwards)
-    assert fill == 20
+    calls = result.unet_calls
+    assert (calls.forwards, calls.rows, calls.backwards) == (forwards + preset.steps, rows + preset.steps, backwards)
+    assert result.suppressed_attention is not None
 
 
-def test_quality_preset_counts_are_bounded(editor):
+def test_the_original_branch_and_its_maps_do_not_depend_on_the_suppressed_branch(editor):
+    """What the default fill reads (the original branch's latents and target maps) is the same whether the suppressed
+    branch runs or not: skipping it changes nothing but the cost."""
+    from editor.sampler import Plan, run_branches
+    from inversion import invert
+    from sd.text import encode_prompt
+    from suppression.tokens import locate_tokens
+
+    prompt = "a red circle and a blue square"
+    z0 = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    cond = encode_prompt(editor.pipe, prompt)
+    inverted = invert(editor.pipe, z0, cond, method="direct", steps=6, progress=False)
+    layout = locate_tokens(editor.pipe.tokenizer, prompt, ["blue square"])
+    runs = [run_branches(editor.pipe, inverted.x_T, Plan.from_inversion(inverted, cond, layout=layout, suppress=suppress), progress=False)
+            for suppress in (False, True)]
+    assert torch.equal(runs[0].original, runs[1].original) and torch.equal(runs[0].target_maps, runs[1].target_maps)
+    assert runs[0].suppressed_maps is None and not torch.equal(runs[1].suppressed, runs[1].original)
+
+
+def test_reference_preset_counts_are_bounded(editor):
+    name = "reference"
     image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
-    preset = PRESETS["quality"]
+    preset = PRESETS[name]
+    assert preset.inversion == "null-text"
     steps = 10  # the preset's settings at fewer steps, to keep the test fast
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="quality", steps=steps, progress=False)
-    forwards, rows, backwards = expected_sampling(steps, preset.suppression)
-    inner = 10
-    inversion = result.unet_calls.forwards - forwards - repaint_steps(steps)
+    editor.forget_last_photo()
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, steps=steps, progress=False)
+    inner = preset.null_text_iterations
+    inversion = result.unet_calls.forwards - steps - repaint_steps(steps)
     # null-text: T pivots, then per step one conditional forward, at most `inner` optimisation forwards and one final step
     assert 2 * steps <= inversion <= steps * (3 + inner)
-    assert result.unet_calls.backwards >= backwards + steps  # at least one gradient forward per null-text step
+    assert steps <= result.unet_calls.backwards <= steps * inner  # at least one gradient forward per null-text step
 
 
 def test_a_reused_inversion_still_counts(editor):

@@ -151,7 +151,7 @@ def test_default_preset_removes_through_the_cli(tmp_path):
     assert removal_scores([scene], [target], [edited]) == (1, 1, 1), names(edited)
     mask = np.asarray(Image.open(tmp_path / "mask.png")) == 0
     assert mask.mean() > 0.3 and np.array_equal(np.asarray(edited.convert("RGB"))[mask], render(scene)[mask])
-    assert json.loads((tmp_path / "report.json").read_text())["inversion"] == "null-text"
+    assert json.loads((tmp_path / "report.json").read_text())["inversion"] == "direct"
 
 
 def test_batch_through_the_cli_with_a_corrupt_file(toy, tmp_path):
