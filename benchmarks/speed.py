@@ -29,6 +29,9 @@ ROWS = [
     "generation with suppression (SWR + ITO)",
     "removal: preset fast",
     "removal: preset quality",
+    "removal: preset reference",
+    "removal: preset fast, fill model (the suppressed branch runs)",
+    "removal: preset reference, fill model (the paper's whole method)",
     PHONE_ROW,
 ]
 
@@ -53,8 +56,14 @@ def _task(name: str, editor, image, steps: int):
         return lambda: editor.generate(prompt, remove=target, seed=0, steps=steps, progress=False)
     if name == PHONE_ROW:
         return _phone_photo_task(editor, image, prompt, target)
-    preset = name.split("preset ")[1]
-    return lambda: (editor.forget_last_photo(), editor.remove(image, target, prompt=prompt, preset=preset, progress=False))[1]
+    preset, fill = removal_settings(name)
+    return lambda: (editor.forget_last_photo(), editor.remove(image, target, prompt=prompt, preset=preset, fill=fill, progress=False))[1]
+
+
+def removal_settings(row: str) -> tuple[str, str]:
+    """(preset, fill) of a removal row: "removal: preset fast, fill model (...)" -> ("fast", "model")."""
+    preset, _, fill = row.split("preset ")[1].partition(", fill ")
+    return preset, fill.split()[0] if fill else "repaint"
 
 
 def _phone_photo_task(editor, image, prompt: str, target: str):

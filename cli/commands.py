@@ -101,6 +101,10 @@ def _say_what_runs(editor: Editor, options: dict) -> None:
     if options["preset"] == "reference" and editor.device.type == "cpu":
         line += f"; on a CPU, --preset quality is about {QUALITY_SPEEDUP_ON_CPU}x faster"
     log.info(line)
+    shaping = [flag for flag, given in (("--alpha", options["alpha"] is not None), ("--no-optimize", options["no_optimize"])) if given]
+    if shaping and options["fill"] != "model" and not options["no_blend"]:
+        log.warning("note: %s %s the suppressed branch, which removal uses only with --fill model or --no-blend: "
+                    "this edit is the same without it", " and ".join(shaping), "shapes" if len(shaping) == 1 else "shape")
 
 
 def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> EditResult:

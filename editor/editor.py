@@ -279,7 +279,8 @@ class Editor:
 
         `fill` says what goes where the object was: "repaint" paints it in from the pixels around it, then lets the model
         repaint that for texture; "surroundings" stops after the first part; "model" takes the suppressed branch's
-        pixels (the paper's; it often draws a copy of a neighbour there)."""
+        pixels (the paper's; it often draws a copy of a neighbour there). Only then, or with blend=False, does the
+        suppressed branch run, so `config` and the keyword options (SWR and ITO settings) change nothing otherwise."""
         targets = _as_list(target)
         if not targets:
             raise UnwantError("nothing to remove: pass --remove TARGET")

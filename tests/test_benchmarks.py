@@ -90,6 +90,17 @@ def test_real_configs_read_their_maps_where_the_reference_does():
         assert 850e6 < sum(p.numel() for p in unet.parameters()) < 870e6
 
 
+def test_every_speed_removal_row_names_a_preset_and_a_fill():
+    from benchmarks import speed
+    from editor.fill import FILLS
+    from editor.presets import PRESETS
+
+    rows = [r for r in speed.ROWS if r.startswith("removal: preset")]
+    settings = [speed.removal_settings(r) for r in rows]
+    assert all(preset in PRESETS and fill in FILLS for preset, fill in settings)
+    assert {preset for preset, _ in settings} == set(PRESETS) and ("reference", "model") in settings
+
+
 def test_speed_fails_with_the_childs_error_instead_of_waiting(tmp_path):
     import argparse
 

@@ -651,6 +651,16 @@ def test_the_preset_that_runs_is_said_in_one_line(edit, tmp_path, caplog):
     assert "reference preset: null-text inversion, 3 steps; on a CPU, --preset quality is about 8x faster" in caplog.text
 
 
+def test_options_of_the_suppressed_branch_are_said_to_do_nothing_with_the_default_fill(edit, tmp_path, caplog):
+    photo = make_photo(tmp_path / "p.png")
+    with caplog.at_level(logging.INFO, logger="unwant"):
+        assert edit(*removal(photo), "--alpha", 0.5, "--no-optimize", "-o", tmp_path / "a.png").exit_code == 0
+        assert "--alpha and --no-optimize shape the suppressed branch" in caplog.text
+        caplog.clear()
+        assert edit(*removal(photo), "--alpha", 0.5, "--fill", "model", "-o", tmp_path / "b.png").exit_code == 0
+    assert "suppressed branch" not in caplog.text
+
+
 def test_help_lists_every_option_once_in_sections():
     text = CliRunner().invoke(cli.main, ["--help"]).output
     titles = ["Input and output:", "Removal and generation:", "Model and device:", "Advanced:", "Other:"]

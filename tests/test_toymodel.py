@@ -123,6 +123,26 @@ def test_removal_takes_the_object_away_and_keeps_the_rest(toy):
     assert_outside_the_mask_is_the_input(scenes, results)
 
 
+MEASURED_SAMPLE_EXACT = 14  # of the 16 removals below (threads 1, CPU); no caption: see README, Limits
+
+
+def test_every_object_of_every_sample_scene_is_removed_cleanly_with_no_caption(toy):
+    """The shipped scenes (samples/toyworld), each object in turn, as a new user would: the default preset, no caption.
+    Asserted at one scene below the count measured, as the clean-removal issue asks."""
+    from conftest import SCENES
+
+    removals = exact = 0
+    for path in sorted(SCENES.glob("scene-*.png")):
+        photo = Image.open(path).convert("RGB")
+        present = names(photo)
+        for target in present:
+            found = names(toy.remove(photo, target, progress=False).image)
+            removals += 1
+            exact += sorted(found) == sorted(n for n in present if n != target)
+    assert removals == 16
+    assert exact >= MEASURED_SAMPLE_EXACT - 1
+
+
 def test_a_target_first_in_the_caption_is_removed_through_the_words_after_it(toy):
     """Seen in the suppressed branch's own pixels (fill="model"): the default fill paints the mask from the
     surroundings, whatever the suppression did."""
