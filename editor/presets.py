@@ -21,15 +21,15 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # Removal with the default fill reads only the original branch (the targets' attention: the mask) and the
     # inversion's trajectory (the repaint); the suppressed branch and its ITO run only for fill="model" or blend=False.
-    # So the inversion is what a preset buys there, and direct inversion's exact trajectory gave the best masks: on
-    # 16 fresh toy scenes with no caption, exact 0.94 with direct, 0.75 with null-text capped at 2 iterations
-    # (benchmarks.quality --only clean and README have the 100-scene figures).
-    # direct inversion, 50 steps, the reference code's ITO (10 iterations at steps 10-19, step size 5) for fill="model"
+    # So the inversion is what a preset buys there. Measured on the toy world (benchmarks.quality --only clean, 100
+    # scenes; benchmarks.speed, CPU; README): the three presets remove alike, exact 0.91 without a caption and 1.00
+    # with one; on 16 fresh scenes null-text capped at 2 iterations gave 0.75 and negative-prompt inversion 0.81.
+    # direct inversion, 50 steps (ITO as the reference code's, for fill="model"): 1.9x a plain image
     "quality": Preset("direct", 50, SuppressionConfig(step_size=5.0)),
-    # direct inversion, 40 steps, 3 ITO iterations
+    # direct inversion, 40 steps, 3 ITO iterations: 1.6x a plain image
     "fast": Preset("direct", 40, SuppressionConfig(step_size=5.0, ito_iterations=3)),
-    # the reference code's configuration (null-text inversion, 50 steps, 10 ITO iterations), plus unwant's wider SWR
-    # rows, mask and fill: what the other presets are measured against
+    # the reference code's configuration (null-text inversion, 50 steps, 10 ITO iterations at steps 10-19, step size 5),
+    # plus unwant's wider SWR rows, mask and fill: 10x a plain image, what the others are measured against
     "reference": Preset("null-text", 50, SuppressionConfig(step_size=5.0)),
 }
 
