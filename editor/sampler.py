@@ -96,7 +96,8 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
     maps = _MapTotals(store, layout, (x_T.shape[-2] // factor, x_T.shape[-1] // factor))
     etas = step_sizes(config.step_size, plan.steps)
     # the SWR embedding depends only on the prompt: computed once, every ITO step restarts from this same copy
-    c_swr = soft_weighted_regularization(plan.cond, layout.swr_positions(config.suppress_words_after), config.alpha) if layout is not None else None
+    suppressing = layout is not None and plan.suppress
+    c_swr = soft_weighted_regularization(plan.cond, layout.swr_positions(config.suppress_words_after), config.alpha) if suppressing else None
     z = z_hat = x_T.float()
     recording = recording_attention(pipe.unet, store) if layout is not None else contextlib.nullcontext()
     with torch.no_grad(), recording:
@@ -104,7 +105,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
             uncond = plan.unconds[i]
             store.reset()
             # 1. predict
-            if layout is None or i < swr_from or not plan.suppress:
+            if not suppressing or i < swr_from:
                 out = out_hat = _shared_output(pipe, z, t, plan, uncond, maps)
             elif config.optimize and i < ito_until:
                 out, out_hat = _ito_outputs(pipe, z, z_hat, t, plan, c_swr, uncond, float(etas[i]), store, maps)
@@ -118,7 +119,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 offset = direct_offset(z_next, plan.pivots[i + 1])
                 z_next, z_hat_next = z_next + offset, z_hat_next + offset
             # 4. blend
-            if layout is not None and plan.suppress and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
+            if suppressing and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
                 mask = latent_mask(maps.object_map("original", i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
                 z_hat_next = mask * z_hat_next + (1 - mask) * z_next
             z, z_hat = z_next, z_hat_next
@@ -126,7 +127,7 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 callback({"i": i, "t": int(t), "z": z, "z_hat": z_hat})
     if layout is None:
         return BranchOutput(z, z_hat, torch.zeros(maps.size), torch.zeros(maps.size))
-    suppressed_maps = maps.object_map("suppressed", plan.steps) if plan.suppress else None
+    suppressed_maps = maps.object_map("suppressed", plan.steps) if suppressing else None
     return BranchOutput(z, z_hat, maps.object_map("original", plan.steps), suppressed_maps)
 
 
