@@ -1,6 +1,6 @@
 """Quality on the toy world: does the object go, do the others stay, is the background kept?
 
-    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only clean,order,fidelity,generation,...] [--presets fast]
+    python -m benchmarks.quality [--model toyworld] [--count 50] [--json PATH] [--only clean,presence,order,fidelity,...] [--presets fast]
 
 Prints a markdown table. Every figure comes from the exact toy-world detector on seeded samples.
 """
@@ -31,7 +31,7 @@ def markdown(rows: list) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("clean", "order", "fidelity", "generation", "reconstruction", "removal", "presets", "position")
+SECTIONS = ("clean", "presence", "order", "fidelity", "generation", "reconstruction", "removal", "presets", "position")
 PRESETS = ("quality", "fast", "reference")
 INVERSIONS = ("null-text", "direct", "negative-prompt", "ddim")
 
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
     from benchmarks.clean_rows import clean_rows, order_rows
+    from benchmarks.presence_rows import presence_markdown, presence_rows
     from benchmarks.quality_rows import (fidelity_rows, generation_rows, position_rows, preset_rows, reconstruction_rows,
                                          removal_rows)
     from editor import Editor  # here, not at the top: `--help` answers without loading torch
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     if "clean" in sections:
         rows += clean_rows(editor, args.count, args.presets)
+    detection = presence_rows(editor, args.count) if "presence" in sections else []
     if "order" in sections:
         rows += order_rows(editor, args.count, args.steps)
     if "fidelity" in sections:
@@ -71,12 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         rows += preset_rows(editor, args.count)
     if "position" in sections:
         rows += position_rows(editor, args.count)
-    table = markdown(rows)
+    table = "\n\n".join(t for t in (markdown(rows) if rows else "", presence_markdown(detection) if detection else "") if t)
     command = "python -m benchmarks.quality " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"\n{table}\n\n`{command.strip()}` on {platform.machine()} / {platform.processor() or 'cpu'}, model {args.model}")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"command": command, "rows": [asdict(r) for r in rows]}, handle, indent=2)
+            json.dump({"command": command, "rows": [asdict(r) for r in rows], "presence_rows": [asdict(r) for r in detection]}, handle, indent=2)
 
 
 if __name__ == "__main__":

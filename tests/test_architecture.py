@@ -1,4 +1,4 @@
-"""Imports run one way: sd <- inversion, suppression <- editor <- cli; benchmarks and tests sit on top of them all."""
+"""Imports run one way: sd <- inversion, suppression, presence <- editor <- cli; benchmarks and tests sit on top of them all."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # package -> top-level packages of ours it must never import
 FORBIDDEN = {
-    "sd": {"inversion", "suppression", "editor", "cli", "benchmarks"},
+    "sd": {"inversion", "suppression", "presence", "editor", "cli", "benchmarks"},
     "inversion": {"editor", "cli", "benchmarks"},
     "suppression": {"editor", "cli", "benchmarks"},
+    "presence": {"inversion", "suppression", "editor", "cli", "benchmarks"},
     "editor": {"click", "cli", "benchmarks"},
 }
 

@@ -26,6 +26,8 @@ from benchmarks.toyworld.architecture import BPE_DIR, EOT_ID, make_sample_schedu
 from suppression.attention import recording_attention
 from benchmarks.toyworld.grounding import CrossAttentionMaps, grounded_layers, grounding_targets, token_grounding_loss
 from benchmarks.toyworld.world import Scene, render, sample_scene
+from benchmarks.toyworld.sets import OBJECTS
+from presence.rivals import VOCABULARY_FILE
 
 
 @dataclass
@@ -221,6 +223,8 @@ def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
     (staging / "tokenizer" / "tokenizer.json").unlink()
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(BPE_DIR / name, staging / "tokenizer" / name)
+    # the presence check's rivals: every object this world has (presence/rivals.py reads it)
+    (staging / VOCABULARY_FILE).write_text("\n".join(OBJECTS) + "\n")
     lines = [f"- {key}: {value}" for key, value in card.items()]
     (staging / "TRAINING.md").write_text("# Toy-world model\n\nTrained by `python -m benchmarks.toyworld.train`.\n\n" + "\n".join(lines) + "\n")
     if out.exists():
