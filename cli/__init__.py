@@ -36,6 +36,7 @@ def _fail(message: str) -> None:
 # --help in sections, in the order a newcomer needs them; anything not listed falls into the last one
 HELP_SECTIONS = {
     "Input and output": ["output", "overwrite", "save_mask", "save_attention", "concat", "report", "strip_metadata", "max_megapixels"],
+    "Datasets (folders in, folders out)": ["copy_unchanged", "edit_all", "no_verify", "ray_address", "ray_actors"],
     "Removal and generation": ["targets", "prompt", "preset", "reconstruct", "inversion", "steps", "guidance", "seed", "negative_prompt"],
     "Model and device": ["model", "model_config", "device", "dtype", "memory", "allow_unsafe_pickle"],
     "Advanced": ["alpha", "no_optimize", "mask_threshold", "fill", "no_blend"],
@@ -84,6 +85,11 @@ class SectionedCommand(click.Command):
 @click.option("--low-memory", "memory", multiple=True, type=click.Choice(MEMORY_OPTIONS), help="Memory savers for large photos and small GPUs (offload: CUDA only); repeat to combine.")
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
+@click.option("--copy-unchanged/--no-copy-unchanged", default=True, show_default=True, help="Batch: copy photos without the target to the output folder as they are, so it holds the whole dataset.")
+@click.option("--edit-all", is_flag=True, help="Batch: edit every photo, also those where the target seems absent (skips the check before editing).")
+@click.option("--no-verify", is_flag=True, help="Batch: do not look for the target again in the edited photo (no 'check' status, no residual).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]", help="Batch: spread the photos over a Ray cluster, one model per actor: at ADDRESS ('auto', 'ray://host:10001'), or started on this machine. Needs unwant[ray].")
+@click.option("--ray-actors", type=click.IntRange(min=1), help="With --ray: how many actors (default: one per GPU in the cluster, else 2 on CPUs).")
 @click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or log lines.")
 @click.option("--debug", is_flag=True, envvar="UNWANT_DEBUG", help="Show the Python traceback of an unexpected failure (also UNWANT_DEBUG=1).")
@@ -93,7 +99,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
 
     \b
       edit photo.jpg --remove glasses
-      edit photos/ --remove watermark -o cleaned/
+      edit photos/ --remove watermark -o cleaned/     # only where it is; report.jsonl says what was done
       edit --prompt "a man without glasses" -o man.png
       edit photo.jpg --reconstruct --inversion direct
     """

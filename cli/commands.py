@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from PIL import Image
 
-from editor.batch import output_folder_lock, output_for, run_batch
+from editor.batch import SUMMARY_NAME, already_done, latest_entries, output_folder_lock, run_batch, to_check
 from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
 from editor.loading import resolve_device
 from editor.masks import MaskConfig
-from editor.photo_io import find_images, output_path_for, read_photo
+from editor.photo_io import Photo, find_images, output_path_for, read_photo
 from editor.presets import PRESETS
 from editor.report import record, write_json
 from editor.result import EditResult
+from editor.sanitize import Outcome, sanitize
 from editor.writing import WRITE_FORMATS, write_image
 from sd.errors import UnwantError
 
@@ -157,28 +160,76 @@ def _batch(inputs: list[Path], options: dict) -> int:
             raise UnwantError(f"--{flag.replace('_', '-')} is for one photo; a batch writes {out_folder}/report.jsonl")
     files = find_images(inputs, exclude=out_folder)  # a bad path or a folder without images fails before the model loads
     check_output_location(out_folder / "report.jsonl")
+    if options["ray_address"]:
+        from editor.ray_batch import import_ray
+
+        import_ray()  # a missing extra is said before any work
     with output_folder_lock(out_folder):  # held from before the model loads: a second batch is refused at once
         return _run_locked_batch(inputs, files, out_folder, options)
 
 
+def process_photo(editor: Editor, options: dict, source: Path) -> Outcome:
+    """One photo of a batch: read it, look for the targets, remove those there, look again (editor/sanitize.py)."""
+    photo = read_photo(source, options["max_megapixels"])
+    quiet = {**options, "quiet": True}  # one progress bar for the batch, not one per photo
+    if options["reconstruct"]:
+        return Outcome("ok", _edit_one(editor, photo, quiet))
+
+    def edit(photo: Photo, targets: list[str]) -> EditResult:
+        return _edit_one(editor, photo, {**quiet, "targets": tuple(targets)})
+
+    outcome = sanitize(editor, photo, list(options["targets"]), edit, check_first=not options["edit_all"], verify=not options["no_verify"])
+    if options["concat"] and outcome.result is not None:
+        outcome.result.image = _concat(photo.rgb, outcome.result)
+    return outcome
+
+
+def make_processor(options: dict) -> tuple[Editor, Callable[[Path], Outcome]]:
+    """What each Ray actor builds once: its own Editor, and the local batch's per-photo step bound to it."""
+    editor = _load(options)
+    return editor, functools.partial(process_photo, editor, options)
+
+
 def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_folder: Path, options: dict) -> int:
-    if not options["overwrite"] and all(output_for(relative, out_folder).exists() for _, relative in files):
-        click.echo(f"nothing to do: all {len(files)} outputs are already in {out_folder} (--overwrite redoes them)", err=True)
-        return 0
+    if not options["overwrite"]:
+        absent = {path for path, entry in latest_entries(out_folder / "report.jsonl").items() if entry["status"] == "absent"}
+        if all(already_done(source, relative, out_folder, absent) for source, relative in files):
+            click.echo(f"nothing to do: all {len(files)} photos are already done in {out_folder} (--overwrite redoes them)", err=True)
+            _say_what_to_check(out_folder)
+            return 0
+    common = {"overwrite": options["overwrite"], "quiet": options["quiet"], "lock": False, "strip_metadata": options["strip_metadata"],
+              "copy_unchanged": options["copy_unchanged"]}
+    if options["ray_address"]:
+        from editor.ray_batch import run_ray_batch
+
+        address = None if options["ray_address"] == "local" else options["ray_address"]
+        log.info("on Ray (%s): one model per actor", address or "this machine, or the cluster RAY_ADDRESS names")
+        summary = run_ray_batch(inputs, out_folder, functools.partial(make_processor, options), address=address,
+                                actors=options["ray_actors"], **common)
+        return _finish_batch(summary, out_folder)
     editor = _load(options)
     _say_what_runs(editor, options)
+    summary = run_batch(editor, inputs, out_folder, functools.partial(process_photo, editor, options), **common)
+    return _finish_batch(summary, out_folder)
 
-    def edit(source: Path) -> EditResult:
-        photo = read_photo(source, options["max_megapixels"])
-        result = _edit_one(editor, photo, {**options, "quiet": True} if not options["quiet"] else options)
-        if options["concat"]:
-            result.image = _concat(photo.rgb, result)
-        return result
 
-    summary = run_batch(editor, inputs, out_folder, edit, overwrite=options["overwrite"], quiet=options["quiet"], lock=False,
-                        strip_metadata=options["strip_metadata"])
+def _finish_batch(summary, out_folder: Path) -> int:
+    """The summary line, OUT/summary.json (this run, and every photo of the folder still to review), and the exit code."""
     click.echo(summary.line(), err=True)
+    write_json({**summary.as_dict(), "to_check": to_check(out_folder / "report.jsonl")}, out_folder / SUMMARY_NAME)
+    _say_what_to_check(out_folder)
     return 0 if summary.ok else 1
+
+
+def _say_what_to_check(out_folder: Path, shown: int = 10) -> None:
+    """Name the photos whose target still seems present, so a person reviews only those."""
+    pending = to_check(out_folder / "report.jsonl")
+    if pending:
+        click.echo(f"to check ({len(pending)}: the target may still be there; all listed in {out_folder / SUMMARY_NAME}):", err=True)
+        for path in pending[:shown]:
+            click.echo(f"  {path}", err=True)
+        if len(pending) > shown:
+            click.echo(f"  ... and {len(pending) - shown} more", err=True)
 
 
 def _check_arguments(options: dict) -> None:
@@ -187,6 +238,8 @@ def _check_arguments(options: dict) -> None:
     check_guidance(options["guidance"])
     check_seed(options["seed"])
     resolve_device(options["device"])
+    if options["ray_actors"] and not options["ray_address"]:
+        raise UnwantError("--ray-actors is for a batch on Ray: add --ray")
     for extra in ("save_attention", "save_mask", "report"):
         if options[extra]:
             check_output_location(options[extra])
@@ -206,5 +259,7 @@ def run(inputs: list[Path], options: dict) -> int:
     if len(inputs) == 1 and not inputs[0].is_dir():
         if not inputs[0].exists():
             raise UnwantError(f"{inputs[0]}: no such file")
+        if options["ray_address"]:
+            raise UnwantError("--ray spreads a batch over a cluster: give a folder or several photos")
         return _single(inputs[0], options)
     return _batch(inputs, options)

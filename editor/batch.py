@@ -1,27 +1,34 @@
-"""Folders in, folders out: every photo edited once, subfolders mirrored, a JSON line per file, resumable."""
+"""Folders in, folders out: every photo checked, edited where the target is, subfolders mirrored, a JSON line per file,
+resumable."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import re
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from editor.photo_io import find_images
 from editor.report import append_jsonl, drop_partial_line, record
-from editor.result import EditResult
-from editor.writing import write_image
+from editor.sanitize import Outcome
+from editor.writing import copy_file, write_image
 from sd.errors import UnwantError
 
 REPORT_NAME = "report.jsonl"
+SUMMARY_NAME = "summary.json"
+# every status a report line can carry, with the word the summary line uses for it
+STATUS_LABELS = {"ok": "ok", "check": "check", "absent": "absent", "skipped": "skipped", "error": "failed"}
 LOCK_NAME = ".unwant.lock"
 STALE_AFTER = 60.0  # seconds: an atomic write's temporary file lives for the time one image takes to encode
 # what writing.py's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
@@ -72,18 +79,37 @@ def remove_stale_temporaries(out_folder: Path, older_than: float = STALE_AFTER) 
 
 @dataclass
 class BatchSummary:
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
+    """What one run did: files per status, seconds per photo worked on, the photos a person should look at."""
+
+    counts: Counter = field(default_factory=Counter)  # status -> files
+    seconds: list[float] = field(default_factory=list)  # per file edited or checked, for p50 / p95
+    to_check: list[str] = field(default_factory=list)  # outputs whose target still seems present
     interrupted: bool = False
+
+    def add(self, entry: dict) -> None:
+        self.counts[entry["status"]] += 1
+        if entry["status"] != "skipped" and entry.get("seconds_total") is not None:
+            self.seconds.append(entry["seconds_total"])
+        if entry["status"] == "check":
+            self.to_check.append(entry["output"])
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and not self.interrupted
+        return self.counts["error"] == 0 and not self.interrupted
 
     def line(self) -> str:
+        """One line: the count of every status, then seconds per photo."""
+        counts = ", ".join(f"{label} {self.counts[status]}" for status, label in STATUS_LABELS.items())
+        if self.seconds:
+            p50, p95 = np.percentile(self.seconds, [50, 95])
+            counts += f"; seconds per photo p50 {p50:.1f}, p95 {p95:.1f}"
         tail = " (interrupted: rerun the same command to resume)" if self.interrupted else ""
-        return f"done {self.done}, skipped {self.skipped}, failed {self.failed}{tail}"
+        return counts + tail
+
+    def as_dict(self) -> dict:
+        p50, p95 = np.percentile(self.seconds, [50, 95]).round(3).tolist() if self.seconds else (None, None)
+        return {"counts": {status: self.counts[status] for status in STATUS_LABELS}, "seconds_p50": p50, "seconds_p95": p95,
+                "to_check": self.to_check, "interrupted": self.interrupted}
 
 
 class _StopAfterCurrent:
@@ -107,53 +133,112 @@ class _StopAfterCurrent:
 
 
 def output_for(relative: Path, out_folder: Path) -> Path:
-    """The mirrored output path: same subfolders, same stem, PNG (lossless, keeps alpha)."""
+    """The mirrored output path of an edited photo: same subfolders, same stem, PNG (lossless, keeps alpha)."""
     return out_folder / relative.with_suffix(".png")
+
+
+def copy_for(relative: Path, out_folder: Path) -> Path:
+    """The mirrored path of a photo left as it was: its own name, so the bytes and the extension agree."""
+    return out_folder / relative
+
+
+def latest_entries(report: Path) -> dict[str, dict]:
+    """Each input's last report line that did something (not "skipped"), by input path."""
+    latest: dict[str, dict] = {}
+    if report.exists():
+        for line in report.read_text(encoding="utf-8", errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry.get("status") != "skipped":
+                    latest[entry.get("input")] = entry
+    return latest
+
+
+def to_check(report: Path) -> list[str]:
+    """Outputs a person should look at: the photos whose latest edit left a target that still seems present."""
+    return [entry["output"] for entry in latest_entries(report).values() if entry.get("status") == "check"]
+
+
+def already_done(source: Path, relative: Path, out_folder: Path, absent: set[str] = frozenset()) -> bool:
+    """An earlier run finished this photo: its edit or its copy is there, or it was found to hold no target."""
+    return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists() or str(source) in absent
+
+
+def process_file(editor, source: Path, relative: Path, out_folder: Path, process: Callable[[Path], Outcome], *,
+                 overwrite: bool = False, copy_unchanged: bool = True, strip_metadata: bool = False) -> dict:
+    """Process one photo and write its output: the edit, or (no target found) a byte-for-byte copy; returns its report
+    line. Any failure becomes that line's "error" status: one bad file never stops the others."""
+    started = time.perf_counter()
+    try:
+        outcome = process(source)
+        if outcome.result is None:
+            target = copy_file(source, copy_for(relative, out_folder), overwrite) if copy_unchanged else None
+        else:
+            target = write_image(outcome.result.image, output_for(relative, out_folder), overwrite=overwrite, inputs=[source],
+                                 strip_metadata=strip_metadata)
+        entry = record(source, target, editor, outcome.result, status=outcome.status)
+        if outcome.presence or outcome.residual:
+            entry |= {"presence": outcome.presence or None, "residual": outcome.residual or None, "threshold": outcome.threshold,
+                      "check_seconds": round(outcome.seconds, 3)}
+    except UnwantError as error:
+        entry = record(source, None, editor, status="error", message=str(error))
+    except Exception as error:  # a model failure on one photo must not stop the dataset
+        entry = record(source, None, editor, status="error", message=f"{source}: {error.__class__.__name__}: {error}")
+    entry["seconds_total"] = round(time.perf_counter() - started, 3)
+    return entry
+
+
+def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], list[dict]]:
+    """Clean what killed runs left, then split the files: those to process, and a "skipped" line for each one done.
+
+    Call it holding the folder's lock: it deletes stale temporaries and cuts a half-written report line."""
+    report = out_folder / REPORT_NAME
+    remove_stale_temporaries(out_folder)
+    drop_partial_line(report)
+    absent = {path for path, entry in latest_entries(report).items() if entry["status"] == "absent"}
+    todo, skipped = [], []
+    for source, relative in files:
+        if not overwrite and already_done(source, relative, out_folder, absent):
+            skipped.append(record(source, None, editor, status="skipped", message="done by an earlier run (use --overwrite to redo)"))
+        else:
+            todo.append((source, relative))
+    return todo, skipped
+
+
+def log_entry(entry: dict, report: Path, summary: BatchSummary) -> None:
+    """Append a file's line to the report, count it, and say a failure as it happens."""
+    append_jsonl(entry, report)
+    summary.add(entry)
+    if entry["status"] == "error":
+        tqdm.write(f"error: {entry['message']}", file=sys.stderr)
 
 
 def run_batch(
     editor,
     inputs: list[Path],
     out_folder: Path,
-    edit: Callable[[Path], EditResult],
+    process: Callable[[Path], Outcome],
     *,
     overwrite: bool = False,
     quiet: bool = False,
     lock: bool = True,
     strip_metadata: bool = False,
+    copy_unchanged: bool = True,
 ) -> BatchSummary:
-    """Edit every photo under `inputs` into `out_folder`; one bad file never stops the others.
+    """Process every photo under `inputs` into `out_folder`, one report line each; one bad file never stops the others.
 
     `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model)."""
     files = find_images(inputs, exclude=out_folder)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
     with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), _StopAfterCurrent() as stop:
-        remove_stale_temporaries(out_folder)
-        drop_partial_line(report)
-        for source, relative in tqdm(files, desc="photos", unit="photo", disable=quiet):
+        todo, skipped = pending_files(editor, files, out_folder, overwrite)
+        for entry in skipped:
+            log_entry(entry, report, summary)
+        for source, relative in tqdm(todo, desc="photos", unit="photo", disable=quiet):
             if stop.requested:
                 summary.interrupted = True
                 break
-            target = output_for(relative, out_folder)
-            if target.exists() and not overwrite:
-                summary.skipped += 1
-                append_jsonl(record(source, target, editor, status="skipped", message="output exists (use --overwrite to redo)"), report)
-                continue
-            try:
-                result = edit(source)
-                write_image(result.image, target, overwrite=overwrite, inputs=[source], strip_metadata=strip_metadata)
-            except UnwantError as error:
-                summary.failed += 1
-                append_jsonl(record(source, None, editor, status="error", message=str(error)), report)
-                tqdm.write(f"error: {error}", file=sys.stderr)
-                continue
-            except Exception as error:  # a model failure on one photo must not stop the dataset
-                summary.failed += 1
-                message = f"{source}: {error.__class__.__name__}: {error}"
-                append_jsonl(record(source, None, editor, status="error", message=message), report)
-                tqdm.write(f"error: {message}", file=sys.stderr)
-                continue
-            summary.done += 1
-            append_jsonl(record(source, target, editor, result), report)
+            log_entry(process_file(editor, source, relative, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
+                                   strip_metadata=strip_metadata), report, summary)
     return summary

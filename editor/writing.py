@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -101,8 +103,26 @@ def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Imag
     return image if image.mode == mode else image.convert(mode)
 
 
+def copy_file(source: str | os.PathLike, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Copy `source` byte for byte to `path` (a photo a batch left as it was), atomically, never onto the input."""
+    source, path = Path(source), Path(path)
+    _refuse_inputs(path, [source])
+    _refuse_existing(path, overwrite)
+    try:
+        with open(source, "rb") as handle:
+            _write_atomically(path, lambda file: shutil.copyfileobj(handle, file, 1 << 20))
+    except PermissionError as error:
+        raise PhotoError(f"{source}: cannot be read ({_reason(error)})") from None
+    return path
+
+
 def _save_atomically(image: Image.Image, path: Path, image_format: str, options: dict) -> None:
-    """Save to a temp file in the output folder, then os.replace it into place; the temp file never survives."""
+    """Save the image in its format through _write_atomically."""
+    _write_atomically(path, lambda file: image.save(file, format=image_format, **options))
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write to a temp file in the output folder, then os.replace it into place; the temp file never survives."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Same folder as the output, so os.replace is a rename on one file system and readers never see half a file.
@@ -111,7 +131,7 @@ def _save_atomically(image: Image.Image, path: Path, image_format: str, options:
         raise PhotoError(f"{path}: cannot create the output ({_reason(error)}); check the folder is writable") from None
     try:
         with os.fdopen(fd, "wb") as file:
-            image.save(file, format=image_format, **options)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temp, _new_file_mode())
@@ -121,7 +141,7 @@ def _save_atomically(image: Image.Image, path: Path, image_format: str, options:
             os.unlink(temp)
         if isinstance(error, OSError):
             raise PhotoError(
-                f"{path}: could not write the image ({_reason(error)}); check disk space and permissions"
+                f"{path}: could not write the file ({_reason(error)}); check disk space and permissions"
             ) from None
         raise
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EDIT = Path(sys.executable).with_name("edit")
 PROMPT = "a red circle and a blue square"
 TARGET = "blue square"
+UNCHECKED = ("--edit-all", "--no-verify")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
@@ -381,7 +382,9 @@ def _tree(folder: Path, count: int) -> list[Path]:
 
 
 def batch(*args):
-    return (*args, "--remove", TARGET, "--prompt", PROMPT, "--steps", 2, "--quiet")
+    """A batch's mechanics on the tiny model, whose presence scores mean nothing: every photo edited, none looked at again
+    (the checks are tested on the toy model, tests/test_sanitize.py)."""
+    return (*args, "--remove", TARGET, "--prompt", PROMPT, "--steps", 2, "--quiet", *UNCHECKED)
 
 
 def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
@@ -395,10 +398,10 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     assert result.exit_code == 1, result.output
     # --quiet: no progress bars, only the per-file error and the summary, both on stderr
     error, summary = result.stderr.splitlines()
-    assert error.startswith(f"error: {corrupt}: not an image") and summary == "done 10, skipped 0, failed 1"
+    assert error.startswith(f"error: {corrupt}: not an image") and summary.startswith("ok 10, check 0, absent 0, skipped 0, failed 1; seconds per photo p50 ")
     for photo, output in expected.items():
         assert Image.open(output).size == Image.open(photo).size
-    assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl"])
+    assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl", "summary.json"])
     lines = report_lines(out / "report.jsonl")
     assert len(lines) == 11
     by_input = {line["input"]: line for line in lines}
@@ -409,7 +412,7 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     # rerun: the outputs are skipped; the corrupt file still fails, so the exit code still says so
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 1, result.output
-    assert "done 0, skipped 10, failed 1" in result.stderr
+    assert "ok 0, check 0, absent 0, skipped 10, failed 1" in result.stderr
     rerun = report_lines(out / "report.jsonl")[11:]
     assert sorted(line["status"] for line in rerun) == ["error"] + ["skipped"] * 10
 
@@ -417,12 +420,12 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     corrupt.unlink()
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 0, result.output
-    assert f"nothing to do: all 10 outputs are already in {out}" in result.stderr
+    assert f"nothing to do: all 10 photos are already done in {out}" in result.stderr
 
     stamps = {o: o.stat().st_mtime_ns for o in expected.values()}
     result = edit(*batch(src, "-o", out, "--overwrite"))
     assert result.exit_code == 0, result.output
-    assert "done 10, skipped 0, failed 0" in result.stderr
+    assert "ok 10, check 0, absent 0, skipped 0, failed 0" in result.stderr
     assert {line["status"] for line in report_lines(out / "report.jsonl")[-10:]} == {"ok"}
     assert all(Image.open(o).size == Image.open(p).size for p, o in expected.items())
     assert all(o.stat().st_mtime_ns >= stamps[o] for o in expected.values())
@@ -432,7 +435,7 @@ def test_output_folder_inside_the_input_is_not_read(edit, tmp_path):
     src = tmp_path / "in"
     _tree(src, 3)
     out = src / "edited"
-    for expected in ("done 3, skipped 0, failed 0", "nothing to do: all 3 outputs are already in"):
+    for expected in ("ok 3, check 0, absent 0, skipped 0, failed 0", "nothing to do: all 3 photos are already done in"):
         result = edit(*batch(src, "-o", out))
         assert result.exit_code == 0, result.output
         assert expected in result.stderr
@@ -464,7 +467,7 @@ def test_batch_needs_an_output_folder(edit, tmp_path):
 def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     photos = [make_photo(src / f"p{i}.png", (48, 40)) for i in range(8)]
-    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet"]
+    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet", *UNCHECKED]
     process = subprocess.Popen(
         [str(EDIT), *args, "--model", str(tiny_model), "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=tmp_path,
@@ -487,8 +490,9 @@ def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, 
     lines = report_lines(out / "report.jsonl")  # every line is whole JSON
     assert 1 <= len(lines) < len(photos) and {line["status"] for line in lines} == {"ok"}
     names = files_in(out)
-    assert "report.jsonl" in names and all(n == "report.jsonl" or (n.endswith(".png") and not n.startswith(".")) for n in names)
-    assert len(names) - 1 == len(lines)
+    assert {"report.jsonl", "summary.json"} <= set(names)
+    assert all(n in ("report.jsonl", "summary.json") or (n.endswith(".png") and not n.startswith(".")) for n in names)
+    assert len(names) - 2 == len(lines)
     for name in names:
         if name.endswith(".png"):
             with Image.open(out / name) as image:
@@ -496,8 +500,8 @@ def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, 
 
     result = edit(*args)  # the same command again
     assert result.exit_code == 0, result.output
-    assert f"done {len(photos) - len(lines)}, skipped {len(lines)}, failed 0" in result.stderr
-    assert files_in(out) == sorted([f"p{i}.png" for i in range(8)] + ["report.jsonl"])
+    assert f"ok {len(photos) - len(lines)}, check 0, absent 0, skipped {len(lines)}, failed 0" in result.stderr
+    assert files_in(out) == sorted([f"p{i}.png" for i in range(8)] + ["report.jsonl", "summary.json"])
 
 
 # --- arguments refused before any work -----------------------------------------------------------------------
@@ -577,7 +581,7 @@ def test_a_rerun_removes_what_killed_writes_left(edit, tmp_path):
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 0, result.output
     assert not any(path.exists() for path in stale) and (out / ".notes.tmp").exists() and live.exists()
-    assert files_in(out) == [".notes.tmp", ".p1.png.x9y8z7.tmp", "p0.png", "report.jsonl"]
+    assert files_in(out) == [".notes.tmp", ".p1.png.x9y8z7.tmp", "p0.png", "report.jsonl", "summary.json"]
 
 
 def test_a_second_batch_on_the_same_folder_is_refused_before_loading(tmp_path):
@@ -595,7 +599,7 @@ def test_a_second_batch_on_the_same_folder_is_refused_before_loading(tmp_path):
 def test_a_killed_batch_leaves_whole_files_and_lines_and_a_rerun_finishes(edit, tiny_model, tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     photos = [make_photo(src / f"p{i}.png", (48, 40)) for i in range(6)]
-    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet"]
+    args = [str(src), "-o", str(out), "--remove", TARGET, "--prompt", PROMPT, "--steps", "10", "--quiet", *UNCHECKED]
     process = subprocess.Popen([str(EDIT), *args, "--model", str(tiny_model), "--device", "cpu"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, cwd=tmp_path)
     try:
@@ -614,7 +618,7 @@ def test_a_killed_batch_leaves_whole_files_and_lines_and_a_rerun_finishes(edit, 
             image.load()
     result = edit(*args)
     assert result.exit_code == 0, result.output
-    assert sorted(n for n in files_in(out) if not n.startswith(".")) == sorted([f"p{i}.png" for i in range(len(photos))] + ["report.jsonl"])
+    assert sorted(n for n in files_in(out) if not n.startswith(".")) == sorted([f"p{i}.png" for i in range(len(photos))] + ["report.jsonl", "summary.json"])
     assert {line["status"] for line in report_lines(out / "report.jsonl")} <= {"ok", "skipped"}
 
 
@@ -639,7 +643,7 @@ def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path):
     # the same command again, with a model that does not exist: nothing may need it
     again = CliRunner().invoke(cli.main, [*map(str, batch(src, "-o", out)), "--model", str(tmp_path / "no-model")])
     assert again.exit_code == 0, again.output
-    assert f"nothing to do: all 2 outputs are already in {out} (--overwrite redoes them)" in again.stderr
+    assert f"nothing to do: all 2 photos are already done in {out} (--overwrite redoes them)" in again.stderr
 
 
 def test_the_preset_that_runs_is_said_in_one_line(edit, tmp_path, caplog):
@@ -663,7 +667,7 @@ def test_options_of_the_suppressed_branch_are_said_to_do_nothing_with_the_defaul
 
 def test_help_lists_every_option_once_in_sections():
     text = CliRunner().invoke(cli.main, ["--help"]).output
-    titles = ["Input and output:", "Removal and generation:", "Model and device:", "Advanced:", "Other:"]
+    titles = ["Input and output:", "Datasets (folders in, folders out):", "Removal and generation:", "Model and device:", "Advanced:", "Other:"]
     assert [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")] == titles
     for param in cli.main.params:
         for flag in param.opts if isinstance(param, click.Option) else []:

@@ -1,0 +1,132 @@
+"""The same batch on a Ray cluster: one Editor per actor (one per GPU, or N on CPUs), through Ray Data's actor pool.
+
+Ray's own recipe for batch diffusion inference is `ds.map_batches(ModelClass, num_gpus=1, concurrency=N)`; here each
+actor loads the model once and runs the local batch's per-file step (`process_file`), which writes the photo's output
+atomically into the shared output folder and returns its report line. The driver alone appends to report.jsonl, so a
+line is written once per file, when its result arrives. Ray Data restarts a dead actor and retries its files
+(max_restarts = max_task_retries = -1 by default); a retried file replaces what the dead attempt may have written with
+the same bytes, atomically, and gets one line. Workers must see the output folder (one machine, or a shared disk) and
+have unwant installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from editor.batch import REPORT_NAME, BatchSummary, _StopAfterCurrent, log_entry, output_folder_lock, pending_files, process_file
+from editor.photo_io import find_images
+from editor.sanitize import Outcome
+from sd.errors import UnwantError
+
+RAY_EXTRA = 'pip install "unwant[ray]"'
+# Actors with no GPU in the cluster: each holds a model in memory (SD 1.5 in float32 is about 4 GB), so not one per core
+DEFAULT_CPU_ACTORS = 2
+
+
+def import_ray():
+    """Ray, or one line saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the part the batch needs; `pip install ray` alone lacks its dependencies)
+    except ImportError as error:
+        raise UnwantError(f"--ray needs Ray Data, which is not installed ({error.msg}): {RAY_EXTRA}") from None
+    return ray
+
+
+class _PhotoWorker:
+    """A Ray Data actor: the model loaded once, then one call per batch of files. Its settings are class attributes of
+    a subclass made per run (`_worker_class`), not constructor arguments: Ray keeps those in the object store, where
+    a restarted actor may no longer find them (ray-project/ray#53727)."""
+
+    make_processor: Callable[[], tuple[object, Callable[[Path], Outcome]]]
+    out_folder: Path
+    copy_unchanged: bool
+    strip_metadata: bool
+
+    def __init__(self):
+        self.editor, self.process = type(self).make_processor()
+
+    def __call__(self, batch: dict) -> dict:
+        # overwrite=True: the driver chose these files because they were not done (or --overwrite); anything at their
+        # output now was written by this run's own attempt on an actor that died before returning
+        entries = [process_file(self.editor, Path(source), Path(relative), self.out_folder, self.process, overwrite=True,
+                                copy_unchanged=self.copy_unchanged, strip_metadata=self.strip_metadata)
+                   for source, relative in zip(batch["source"], batch["relative"])]
+        return {"entry": [json.dumps(entry) for entry in entries]}
+
+
+def _worker_class(make_processor, out_folder: Path, copy_unchanged: bool, strip_metadata: bool) -> type[_PhotoWorker]:
+    settings = {"make_processor": staticmethod(make_processor), "out_folder": out_folder, "copy_unchanged": copy_unchanged,
+                "strip_metadata": strip_metadata}
+    return type("PhotoWorker", (_PhotoWorker,), settings)
+
+
+def _connect(ray, address: str | None) -> None:
+    """Join the cluster at `address`, or (None) the one RAY_ADDRESS names, else start one here for this run."""
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = f"the Ray cluster at {address}" if address else "Ray"
+        raise UnwantError(f"--ray: could not start or reach {where} ({error}); check `ray status` there, or give no address "
+                          "to run on this machine") from None
+
+
+def cluster_layout(ray, actors: int | None) -> tuple[int, float]:
+    """(actors, GPUs per actor): one actor per GPU in the cluster, else `actors` (default DEFAULT_CPU_ACTORS) on CPUs."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus:
+        return (actors or gpus), 1.0
+    return (actors or DEFAULT_CPU_ACTORS), 0.0
+
+
+def run_ray_batch(
+    inputs: list[Path],
+    out_folder: Path,
+    make_processor: Callable[[], tuple[object, Callable[[Path], Outcome]]],
+    *,
+    address: str | None = None,
+    actors: int | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    lock: bool = True,
+    strip_metadata: bool = False,
+    copy_unchanged: bool = True,
+) -> BatchSummary:
+    """`run_batch` on Ray: the files still to do spread over actors that each built `make_processor()` once.
+
+    `address`: a running cluster ("auto", "ray://host:10001"), or None to start one on this machine for the run."""
+    ray = import_ray()
+    files = find_images(inputs, exclude=out_folder)
+    report = out_folder / REPORT_NAME
+    summary = BatchSummary()
+    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), _StopAfterCurrent() as stop:
+        todo, skipped = pending_files(None, files, out_folder, overwrite)
+        for entry in skipped:
+            log_entry(entry, report, summary)
+        if not todo:
+            return summary
+        started_here = not ray.is_initialized()
+        if started_here:
+            _connect(ray, address)
+        try:
+            count, gpus = cluster_layout(ray, actors)
+            context = ray.data.DataContext.get_current()
+            context.enable_progress_bars = context.print_on_execution_start = False  # ours counts photos, below
+            items = [{"source": str(source), "relative": str(relative)} for source, relative in todo]
+            worker = _worker_class(make_processor, out_folder, copy_unchanged, strip_metadata)
+            results = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+                worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(count, len(items))), num_gpus=gpus, num_cpus=1)
+            for row in tqdm(results.iter_rows(), total=len(items), desc="photos", unit="photo", disable=quiet):
+                log_entry(json.loads(row["entry"]), report, summary)
+                if stop.requested:
+                    summary.interrupted = True
+                    break
+        finally:
+            if started_here:
+                ray.shutdown()
+    return summary

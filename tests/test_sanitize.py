@@ -1,0 +1,121 @@
+"""Dataset sanitization on the toy model: the target looked for first, removed only where it is, looked for again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from benchmarks.toyworld.detector import detect
+from conftest import SCENES
+from editor import Editor
+from editor.photo_io import photo_from_any
+from editor.result import EditResult
+from editor.sanitize import sanitize
+
+TARGET = "blue circle"
+# the shipped scenes with and without a blue circle (samples/toyworld/captions.json)
+WITH_TARGET = ["scene-03.png", "scene-04.png", "scene-05.png"]
+WITHOUT_TARGET = ["scene-01.png", "scene-02.png", "scene-06.png"]
+FAST = ("--model", "toyworld", "--preset", "fast", "--steps", "10", "--quiet")
+
+
+@pytest.fixture(scope="module")
+def toy(toy_pipe):
+    return Editor(toy_pipe, "toyworld")
+
+
+def lines_of(report) -> dict[str, dict]:
+    return {entry["input"].rsplit("/", 1)[-1]: entry for entry in map(json.loads, report.read_text().splitlines())}
+
+
+def run(*args):
+    from cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_presence_tells_the_sample_scenes_with_the_target_from_those_without(toy):
+    checks = {name: toy.presence(Image.open(SCENES / name), TARGET) for name in WITH_TARGET + WITHOUT_TARGET}
+    assert {name for name, check in checks.items() if check.present} == set(WITH_TARGET)
+    assert all(0.0 <= check.score <= 1.0 and check.threshold == 0.5 for check in checks.values())
+    assert len(checks["scene-01.png"].rivals) == 6 and TARGET not in checks["scene-01.png"].rivals
+    # measured on one 64 px scene: 4 noise levels x 7 names = 28 UNet rows, against 100 for a plain 50-step image
+    assert checks["scene-01.png"].unet_calls.rows == 28
+
+
+def test_a_batch_edits_only_where_the_target_is_and_copies_the_rest_byte_for_byte(tmp_path):
+    out = tmp_path / "out"
+    result = run(SCENES, "-o", out, "--remove", TARGET, *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1].startswith("ok 3, check 0, absent 3, skipped 0, failed 0; seconds per photo p50 ")
+    lines = lines_of(out / "report.jsonl")
+    for name in WITHOUT_TARGET:  # not edited: the input's own bytes, a score below the threshold, no residual
+        entry = lines[name]
+        assert entry["status"] == "absent" and entry["presence"][TARGET] < entry["threshold"] and entry["residual"] is None
+        assert (out / name).read_bytes() == (SCENES / name).read_bytes()
+    for name in WITH_TARGET:  # edited, and the check after editing finds the target gone, as the exact detector does
+        entry = lines[name]
+        assert entry["status"] == "ok" and entry["presence"][TARGET] > 0.5 > entry["residual"][TARGET], entry
+        assert TARGET not in [o.name for o in detect(np.asarray(Image.open(out / name).convert("RGB")))]
+        assert (out / name).read_bytes() != (SCENES / name).read_bytes()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"ok": 3, "check": 0, "absent": 3, "skipped": 0, "error": 0} and summary["to_check"] == []
+    assert 0 < summary["seconds_p50"] <= summary["seconds_p95"]
+
+    again = run(SCENES, "-o", out, "--remove", TARGET, *FAST, "--model", tmp_path / "no-model")  # nothing may load it
+    assert again.exit_code == 0 and "nothing to do: all 6 photos are already done" in again.stderr
+
+
+def test_without_copies_the_absent_photos_are_reported_only(tmp_path):
+    out = tmp_path / "out"
+    assert run(SCENES, "-o", out, "--remove", TARGET, *FAST, "--no-copy-unchanged").exit_code == 0
+    lines = lines_of(out / "report.jsonl")
+    assert all(lines[name]["status"] == "absent" and lines[name]["output"] is None for name in WITHOUT_TARGET)
+    assert sorted(p.name for p in out.glob("*.png")) == WITH_TARGET
+    again = run(SCENES, "-o", out, "--remove", TARGET, *FAST)  # the absent ones are done: the report says so
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+
+def test_edit_all_edits_every_photo(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("scene-01.png", "scene-04.png"):
+        shutil.copy(SCENES / name, inputs / name)
+    out = tmp_path / "out"
+    assert run(inputs, "-o", out, "--remove", TARGET, *FAST, "--edit-all").exit_code == 0
+    lines = lines_of(out / "report.jsonl")
+    assert {name: entry["status"] for name, entry in lines.items()} == {"scene-01.png": "ok", "scene-04.png": "ok"}
+    assert lines["scene-01.png"]["presence"] is None  # not looked for before
+    assert lines["scene-01.png"]["residual"][TARGET] < 0.5  # still looked for afterwards
+
+
+def test_a_target_the_edit_left_is_flagged_for_review(toy):
+    """An edit that leaves the photo as it was (a failed removal) must come back as "check", not "ok"."""
+    photo = photo_from_any(Image.open(SCENES / "scene-04.png"))
+
+    def no_op(photo, targets):
+        return EditResult(photo.rgb.copy(), "a blue circle", targets, None, 10, 7.5)
+
+    outcome = sanitize(toy, photo, [TARGET, "red square"], no_op)
+    assert outcome.status == "check" and outcome.result is not None
+    assert set(outcome.presence) == {TARGET, "red square"} and outcome.presence["red square"] < 0.5
+    assert set(outcome.residual) == {TARGET} and outcome.residual[TARGET] == outcome.presence[TARGET] > 0.5  # same pixels
+
+
+def test_the_check_list_is_said_and_kept(tmp_path, monkeypatch):
+    """A photo whose target survives is named at the end of the run and listed in summary.json."""
+    import cli.commands
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(cli.commands, "_edit_one", lambda editor, photo, options: EditResult(photo.rgb.copy(), "", [], None, 1, 7.5))
+    result = run(SCENES / "scene-04.png", SCENES / "scene-01.png", "-o", out, "--remove", TARGET, *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-2:] == [f"to check (1: the target may still be there; all listed in {out / 'summary.json'}):",
+                                               f"  {out / 'scene-04.png'}"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["check"] == 1 and summary["counts"]["absent"] == 1 and summary["to_check"] == [str(out / "scene-04.png")]
