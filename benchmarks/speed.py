@@ -19,7 +19,9 @@ import resource
 import statistics
 import time
 
-PHONE_ROW = "removal: 12 MP JPEG in and PNG out (preset fast)"  # a phone photo, JPEG in, PNG out; seconds per stage in the JSON
+PHONE_ROW = "removal: 12 MP JPEG in and PNG out (preset fast)"
+BATCH_PHOTOS = 8  # photos per run of the --batch-size rows
+BATCH_ROWS = [f"removal of {BATCH_PHOTOS} photos (preset fast), batch size {size}" for size in (1, 4, 8)]  # a phone photo, JPEG in, PNG out; seconds per stage in the JSON
 ROWS = [
     "plain text-to-image (unit)",
     "inversion: ddim",
@@ -33,6 +35,7 @@ ROWS = [
     "removal: preset fast, fill model (the suppressed branch runs)",
     "removal: preset reference, fill model (the paper's whole method)",
     PHONE_ROW,
+    *BATCH_ROWS,
 ]
 
 
@@ -56,6 +59,9 @@ def _task(name: str, editor, image, steps: int):
         return lambda: editor.generate(prompt, remove=target, seed=0, steps=steps, progress=False)
     if name == PHONE_ROW:
         return _phone_photo_task(editor, image, prompt, target)
+    if name in BATCH_ROWS:  # Editor.remove_batch, what `edit DATASET --batch-size N` runs
+        size = int(name.rsplit(" ", 1)[1])
+        return lambda: editor.remove_batch([image] * BATCH_PHOTOS, target, prompt=prompt, batch_size=size, preset="fast", progress=False)
     preset, fill = removal_settings(name)
     return lambda: (editor.forget_last_photo(), editor.remove(image, target, prompt=prompt, preset=preset, fill=fill, progress=False))[1]
 
@@ -200,6 +206,13 @@ def main(argv: list[str] | None = None) -> None:
         results.append(measure(name, args))
         print(f"  {name}: {results[-1]['seconds']:.2f} s", flush=True)
     table = markdown(results)
+    batches = [r for r in results if r["row"] in BATCH_ROWS]
+    if batches:
+        table += "\n\n| photos side by side (--batch-size) | photos / s | x batch size 1 |\n|---|---|---|"
+        base = next((r["seconds"] for r in batches if r["row"] == BATCH_ROWS[0]), None)
+        for r in batches:
+            ratio = "" if base is None else f"{base / r['seconds']:.2f}"
+            table += f"\n| {r['row']} | {BATCH_PHOTOS / r['seconds']:.2f} | {ratio} |"
     for r in results:
         if r["row"] == PHONE_ROW:
             table += f"\n\n{PHONE_ROW}, seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stage_seconds"].items())

@@ -110,18 +110,21 @@ def _say_what_runs(editor: Editor, options: dict) -> None:
                     "this edit is the same without it", " and ".join(shaping), "shapes" if len(shaping) == 1 else "shape")
 
 
+def _removal_options(options: dict) -> dict:
+    """Editor.remove's keyword arguments from the command line."""
+    mask = MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
+    return dict(prompt=options["prompt"], preset=options["preset"], inversion=options["inversion"], steps=options["steps"],
+                guidance=options["guidance"], blend=not options["no_blend"], fill=options["fill"], mask=mask,
+                progress=not options["quiet"], **_suppression_options(options))
+
+
 def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> EditResult:
     if options["reconstruct"]:
         return editor.reconstruct(
             source, prompt=options["prompt"], inversion=options["inversion"] or "null-text", steps=options["steps"] or 50,
             guidance=options["guidance"], progress=not options["quiet"],
         )
-    mask = MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
-    return editor.remove(
-        source, list(options["targets"]), prompt=options["prompt"], preset=options["preset"], inversion=options["inversion"],
-        steps=options["steps"], guidance=options["guidance"], blend=not options["no_blend"], fill=options["fill"], mask=mask,
-        progress=not options["quiet"], **_suppression_options(options),
-    )
+    return editor.remove(source, list(options["targets"]), **_removal_options(options))
 
 
 def _concat(photo: Image.Image, result: EditResult) -> Image.Image:
@@ -168,26 +171,36 @@ def _batch(inputs: list[Path], options: dict) -> int:
         return _run_locked_batch(inputs, files, out_folder, options)
 
 
-def process_photo(editor: Editor, options: dict, source: Path) -> Outcome:
-    """One photo of a batch: read it, look for the targets, remove those there, look again (editor/sanitize.py)."""
-    photo = read_photo(source, options["max_megapixels"])
+def process_photos(editor: Editor, options: dict, sources: list[Path]) -> list[Outcome | Exception]:
+    """A batch's step for some photos: read them, look for the targets, remove those there (--batch-size of them in
+    each UNet forward), look again (editor/sanitize.py). A photo that will not read gets its error in its place."""
     quiet = {**options, "quiet": True}  # one progress bar for the batch, not one per photo
+    outcomes: list[Outcome | Exception | None] = [None] * len(sources)
+    photos: dict[int, Photo] = {}
+    for i, source in enumerate(sources):
+        try:
+            photos[i] = read_photo(source, options["max_megapixels"])
+        except UnwantError as error:
+            outcomes[i] = error
     if options["reconstruct"]:
-        return Outcome("ok", _edit_one(editor, photo, quiet))
+        done = [Outcome("ok", _edit_one(editor, photo, quiet)) for photo in photos.values()]
+    else:
+        def edit(some: list[Photo], targets: list[str]) -> list[EditResult]:
+            return editor.remove_batch(some, targets, batch_size=options["batch_size"], **_removal_options(quiet))
 
-    def edit(photo: Photo, targets: list[str]) -> EditResult:
-        return _edit_one(editor, photo, {**quiet, "targets": tuple(targets)})
+        done = sanitize(editor, list(photos.values()), list(options["targets"]), edit, check_first=not options["edit_all"],
+                        verify=not options["no_verify"])
+    for i, outcome in zip(photos, done):
+        if options["concat"] and outcome.result is not None:
+            outcome.result.image = _concat(photos[i].rgb, outcome.result)
+        outcomes[i] = outcome
+    return outcomes
 
-    outcome = sanitize(editor, photo, list(options["targets"]), edit, check_first=not options["edit_all"], verify=not options["no_verify"])
-    if options["concat"] and outcome.result is not None:
-        outcome.result.image = _concat(photo.rgb, outcome.result)
-    return outcome
 
-
-def make_processor(options: dict) -> tuple[Editor, Callable[[Path], Outcome]]:
+def make_processor(options: dict) -> tuple[Editor, Callable[[list[Path]], list[Outcome | Exception]]]:
     """What each Ray actor builds once: its own Editor, and the local batch's per-photo step bound to it."""
     editor = _load(options)
-    return editor, functools.partial(process_photo, editor, options)
+    return editor, functools.partial(process_photos, editor, options)
 
 
 def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_folder: Path, options: dict) -> int:
@@ -205,11 +218,12 @@ def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_fo
         address = None if options["ray_address"] == "local" else options["ray_address"]
         log.info("on Ray (%s): one model per actor", address or "this machine, or the cluster RAY_ADDRESS names")
         summary = run_ray_batch(inputs, out_folder, functools.partial(make_processor, options), address=address,
-                                actors=options["ray_actors"], **common)
+                                actors=options["ray_actors"], batch_size=options["batch_size"], **common)
         return _finish_batch(summary, out_folder)
     editor = _load(options)
     _say_what_runs(editor, options)
-    summary = run_batch(editor, inputs, out_folder, functools.partial(process_photo, editor, options), **common)
+    summary = run_batch(editor, inputs, out_folder, functools.partial(process_photos, editor, options), batch_size=options["batch_size"],
+                        **common)
     return _finish_batch(summary, out_folder)
 
 

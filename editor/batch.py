@@ -20,8 +20,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from editor.photo_io import find_images
-from editor.report import append_jsonl, drop_partial_line, record
 from editor.sanitize import Outcome
+from editor.report import append_jsonl, drop_partial_line, record
 from editor.writing import copy_file, write_image
 from sd.errors import UnwantError
 
@@ -112,7 +112,7 @@ class BatchSummary:
                 "to_check": self.to_check, "interrupted": self.interrupted}
 
 
-class _StopAfterCurrent:
+class StopAfterCurrent:
     """First Ctrl-C: finish the current file, then stop. Second Ctrl-C: stop now (outputs are atomic anyway)."""
 
     def __init__(self):
@@ -164,13 +164,37 @@ def already_done(source: Path, relative: Path, out_folder: Path, absent: set[str
     return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists() or str(source) in absent
 
 
-def process_file(editor, source: Path, relative: Path, out_folder: Path, process: Callable[[Path], Outcome], *,
-                 overwrite: bool = False, copy_unchanged: bool = True, strip_metadata: bool = False) -> dict:
-    """Process one photo and write its output: the edit, or (no target found) a byte-for-byte copy; returns its report
-    line. Any failure becomes that line's "error" status: one bad file never stops the others."""
+# one batch's step: outcomes for several photos, one per photo in order; an exception in place of a photo's outcome is
+# that photo's failure (a file that will not read), the others go on
+Process = Callable[[list[Path]], list[Outcome | Exception]]
+
+
+def process_files(editor, files: list[tuple[Path, Path]], out_folder: Path, process: Process, *, overwrite: bool = False,
+                  copy_unchanged: bool = True, strip_metadata: bool = False) -> list[dict]:
+    """Process photos (several share the model's batches) and write each one's output: the edit, or (no target found)
+    a byte-for-byte copy; returns their report lines. Any failure becomes that photo's "error" line: one bad file never
+    stops the others."""
     started = time.perf_counter()
     try:
-        outcome = process(source)
+        outcomes = process([source for source, _ in files])
+    except Exception as error:  # the model failed on the batch as a whole: every photo of it says so
+        outcomes = [error] * len(files)
+    seconds = (time.perf_counter() - started) / len(files)
+    entries = []
+    for (source, relative), outcome in zip(files, outcomes):
+        started = time.perf_counter()
+        entry = _write_outcome(editor, source, relative, out_folder, outcome, overwrite, copy_unchanged, strip_metadata)
+        entry["seconds_total"] = round(seconds + time.perf_counter() - started, 3)
+        entries.append(entry)
+    return entries
+
+
+def _write_outcome(editor, source: Path, relative: Path, out_folder: Path, outcome, overwrite: bool, copy_unchanged: bool,
+                   strip_metadata: bool) -> dict:
+    """Write one photo's output and return its report line; its failure, here or before, as an "error" line."""
+    try:
+        if isinstance(outcome, Exception):
+            raise outcome
         if outcome.result is None:
             target = copy_file(source, copy_for(relative, out_folder), overwrite) if copy_unchanged else None
         else:
@@ -180,12 +204,11 @@ def process_file(editor, source: Path, relative: Path, out_folder: Path, process
         if outcome.presence or outcome.residual:
             entry |= {"presence": outcome.presence or None, "residual": outcome.residual or None, "threshold": outcome.threshold,
                       "check_seconds": round(outcome.seconds, 3)}
+        return entry
     except UnwantError as error:
-        entry = record(source, None, editor, status="error", message=str(error))
+        return record(source, None, editor, status="error", message=str(error))
     except Exception as error:  # a model failure on one photo must not stop the dataset
-        entry = record(source, None, editor, status="error", message=f"{source}: {error.__class__.__name__}: {error}")
-    entry["seconds_total"] = round(time.perf_counter() - started, 3)
-    return entry
+        return record(source, None, editor, status="error", message=f"{source}: {error.__class__.__name__}: {error}")
 
 
 def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], list[dict]]:
@@ -217,28 +240,34 @@ def run_batch(
     editor,
     inputs: list[Path],
     out_folder: Path,
-    process: Callable[[Path], Outcome],
+    process: Process,
     *,
+    batch_size: int = 1,
     overwrite: bool = False,
     quiet: bool = False,
     lock: bool = True,
     strip_metadata: bool = False,
     copy_unchanged: bool = True,
 ) -> BatchSummary:
-    """Process every photo under `inputs` into `out_folder`, one report line each; one bad file never stops the others.
+    """Process every photo under `inputs` into `out_folder`, `batch_size` at a time, one report line each; one bad file
+    never stops the others.
 
     `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model)."""
     files = find_images(inputs, exclude=out_folder)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
-    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), _StopAfterCurrent() as stop:
+    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
         todo, skipped = pending_files(editor, files, out_folder, overwrite)
         for entry in skipped:
             log_entry(entry, report, summary)
-        for source, relative in tqdm(todo, desc="photos", unit="photo", disable=quiet):
-            if stop.requested:
-                summary.interrupted = True
-                break
-            log_entry(process_file(editor, source, relative, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
-                                   strip_metadata=strip_metadata), report, summary)
+        with tqdm(total=len(todo), desc="photos", unit="photo", disable=quiet) as bar:
+            for start in range(0, len(todo), batch_size):
+                if stop.requested:
+                    summary.interrupted = True
+                    break
+                chunk = todo[start:start + batch_size]
+                for entry in process_files(editor, chunk, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
+                                           strip_metadata=strip_metadata):
+                    log_entry(entry, report, summary)
+                bar.update(len(chunk))
     return summary

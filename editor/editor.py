@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset, preset_settings
 from editor.repaint import REPAINT_STRENGTH, latent_hole, repaint
 from editor.result import EditResult
-from editor.sampler import BranchOutput, Plan, run_branches
+from editor.sampler import BranchOutput, Plan, run_branches, run_branches_batch
 from inversion import invert
 from presence import Presence, PresenceConfig, presence
 from presence.classifier import PROMPT_TEMPLATE as PRESENCE_TEMPLATE
@@ -288,6 +288,44 @@ class Editor:
         result.seconds = time.perf_counter() - started
         return result
 
+    def _resolve_removal(self, target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options) -> "_Removal":
+        """What a removal call's arguments come to, checked before any work (a missing target fails here)."""
+        targets = _as_list(target)
+        if not targets:
+            raise UnwantError("nothing to remove: pass --remove TARGET")
+        settings = preset_settings(preset)
+        check_steps(steps), check_guidance(guidance), check_fill(fill)
+        prompt = prompt or default_prompt(targets)
+        config = (config or settings.suppression).with_(**options)
+        removal = _Removal(targets, prompt, locate_tokens(self.pipe.tokenizer, prompt, targets), inversion or settings.inversion,
+                           settings.steps if steps is None else steps, guidance, config, mask or MaskConfig(), blend, fill,
+                           settings.null_text_iterations)
+        self._check_prompt(prompt)
+        self._warn_if_not_last(prompt, targets, config)
+        return removal
+
+    def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: "_Removal", timings: dict) -> tuple[Image.Image, np.ndarray]:
+        """After the loop: the object's mask from its attention, the fill, and the blend at the photo's own size."""
+        with _stage(timings, "decode"):
+            edited = from_model(self.decode(branches.suppressed), photo.size) if removal.suppress else None
+            rgb = np.asarray(photo.rgb)
+            soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb)
+        if removal.blend:
+            with _stage(timings, "fill"):
+                if removal.fill == "model":
+                    source = np.asarray(edited)
+                else:
+                    source = fill_from_surroundings(rgb, soft, removal.mask.work_side)
+                    if removal.fill == "repaint":
+                        source = self._repaint(source, soft, inverted)
+                edited = Image.fromarray(pixel_blend(rgb, source, soft))
+        return finish(edited, photo, soft if removal.blend else None), soft
+
+    def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: "_Removal", seed, timings, calls, branches) -> EditResult:
+        mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
+        return _result(image, removal.prompt, removal.targets, seed, removal.steps, removal.guidance, timings, calls, branches,
+                       mask=mask_image, inversion=removal.inversion)
+
     def remove(
         self,
         image,
@@ -312,42 +350,102 @@ class Editor:
         repaint that for texture; "surroundings" stops after the first part; "model" takes the suppressed branch's
         pixels (the paper's; it often draws a copy of a neighbour there). Only then, or with blend=False, does the
         suppressed branch run, so `config` and the keyword options (SWR and ITO settings) change nothing otherwise."""
-        targets = _as_list(target)
-        if not targets:
-            raise UnwantError("nothing to remove: pass --remove TARGET")
-        settings = preset_settings(preset)
-        check_steps(steps), check_guidance(guidance), check_fill(fill)
-        inversion = inversion or settings.inversion
-        steps = settings.steps if steps is None else steps
-        config = (config or settings.suppression).with_(**options)
-        mask_config = mask or MaskConfig()
-        prompt = prompt or default_prompt(targets)
+        removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
-        layout = locate_tokens(self.pipe.tokenizer, prompt, targets)  # a missing target fails before any work
-        self._check_prompt(prompt)
-        self._warn_if_not_last(prompt, targets, config)
         with UNetCallCounter(self.pipe.unet) as calls:
-            cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings, settings.null_text_iterations)
-            # the suppressed branch's pixels are the output only without the blend or with fill="model"; otherwise the
-            # loop runs for the targets' attention alone (the mask), at half the cost
-            suppress = fill == "model" or not blend
-            loop_mask = mask_config.in_the_loop() if blend and suppress else None
-            plan = Plan.from_inversion(inverted, cond, layout=layout, config=config, mask=loop_mask, suppress=suppress)
-            branches, reused = self._branches(inverted, plan, progress, timings)
-            with _stage(timings, "decode"):
-                edited = from_model(self.decode(branches.suppressed), photo.size) if suppress else None
-                rgb = np.asarray(photo.rgb)
-                soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], mask_config, image=rgb)
-            if blend:
-                with _stage(timings, "fill"):
-                    if fill == "model":
-                        source = np.asarray(edited)
-                    else:
-                        source = fill_from_surroundings(rgb, soft, mask_config.work_side)
-                        if fill == "repaint":
-                            source = self._repaint(source, soft, inverted)
-                    edited = Image.fromarray(pixel_blend(rgb, source, soft))
+            cond, inverted, cached = self.prepare_inversion(photo, removal.prompt, removal.inversion, removal.steps, guidance, progress,
+                                                            timings, removal.null_text_iterations)
+            branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
+            image, soft = self._finish_removal(photo, branches, inverted, removal, timings)
         calls = _with_inversion(calls, inverted, cached) + reused
-        mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
-        return _result(finish(edited, photo, soft if blend else None), prompt, targets, seed, steps, guidance, timings, calls, branches, mask=mask_image, inversion=inversion)
+        return self._removal_result(image, soft, removal, seed, timings, calls, branches)
+
+    def remove_batch(self, images: list, target: str | list[str], *, batch_size: int = 4, prompt: str | None = None,
+                     seed: int | None = None, preset: str | Preset = "quality", inversion: str | None = None, steps: int | None = None,
+                     guidance: float = 7.5, blend: bool = True, fill: str = "repaint", mask: MaskConfig | None = None,
+                     config: SuppressionConfig | None = None, progress: bool = True, **options) -> list[EditResult]:
+        """`remove` for several photos, up to `batch_size` of one model size in each UNet forward of the inversion and
+        the loop: one result per photo, in order, each what `remove` makes of it up to float rounding.
+
+        Null-text inversion optimises each photo's embeddings, and ITO (fill="model" or blend=False with an ITO preset)
+        each photo's prompt embedding: those stages run photo by photo, the rest side by side."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise UnwantError(f"batch_size must be a whole number of photos, at least 1, not {batch_size!r}")
+        removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
+        photos = [photo_from_any(image) for image in images]
+        timings = [{} for _ in photos]
+        latents = []
+        for photo, photo_timings in zip(photos, timings):
+            with _stage(photo_timings, "encode"):
+                latents.append(self.encode_photo(photo)[0])
+        cond = encode_prompt(self.pipe, removal.prompt)
+        results: list[EditResult | None] = [None] * len(photos)
+        for chunk in _chunks_of_one_size(latents, batch_size):
+            shared: dict[str, float] = {}
+            with UNetCallCounter(self.pipe.unet) as calls:
+                inverted = self._invert_side_by_side([latents[i] for i in chunk], cond, removal, progress, shared)
+                with _stage(shared, "suppress"):
+                    branches = self._branches_side_by_side(inverted, cond, removal, progress)
+            share = replace(calls, rows=calls.rows // len(chunk), backwards=calls.backwards // len(chunk))
+            for i, photo_inverted, photo_branches in zip(chunk, inverted, branches):
+                timings[i] |= {stage: seconds / len(chunk) for stage, seconds in shared.items()}
+                with UNetCallCounter(self.pipe.unet) as own:
+                    image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i])
+                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches)
+        return results
+
+    def _invert_side_by_side(self, latents: list[torch.Tensor], cond: torch.Tensor, removal: "_Removal", progress: bool,
+                             timings: dict) -> list:
+        """Invert photos of one size: DDIM, direct and negative-prompt in one batch, null-text photo by photo."""
+        with _stage(timings, "invert"):
+            if removal.inversion == "null-text":
+                return [invert(self.pipe, z0, cond, method="null-text", steps=removal.steps, guidance=removal.guidance,
+                               progress=progress, null_text_iterations=removal.null_text_iterations) for z0 in latents]
+            together = invert(self.pipe, torch.cat(latents), cond.expand(len(latents), -1, -1), method=removal.inversion,
+                              steps=removal.steps, guidance=removal.guidance, progress=progress)
+            return together.split()
+
+    def _branches_side_by_side(self, inverted: list, cond: torch.Tensor, removal: "_Removal", progress: bool) -> list[BranchOutput]:
+        """The loop for photos of one size in one batch, or photo by photo where it runs ITO."""
+        plans = [removal.plan(photo_inverted, cond) for photo_inverted in inverted]
+        swr_from, ito_until = removal.config.steps_window(removal.steps)
+        if removal.suppress and removal.config.optimize and swr_from < ito_until:
+            return [run_branches(self.pipe, photo_inverted.x_T, plan, progress) for photo_inverted, plan in zip(inverted, plans)]
+        x_T = torch.cat([photo_inverted.x_T for photo_inverted in inverted])
+        return run_branches_batch(self.pipe, x_T, Plan.batched(plans), progress)
+
+
+@dataclass(frozen=True)
+class _Removal:
+    """What one removal call resolved from its arguments, the same for every photo it edits."""
+
+    targets: list[str]
+    prompt: str
+    layout: object  # suppression.tokens.TokenLayout of the targets in the prompt
+    inversion: str
+    steps: int
+    guidance: float
+    config: SuppressionConfig
+    mask: MaskConfig
+    blend: bool
+    fill: str
+    null_text_iterations: int
+
+    @property
+    def suppress(self) -> bool:
+        """The suppressed branch's pixels are the output only without the blend or with fill="model"; otherwise the
+        loop runs for the targets' attention alone (the mask), at half the cost."""
+        return self.fill == "model" or not self.blend
+
+    def plan(self, inverted, cond: torch.Tensor) -> Plan:
+        loop_mask = self.mask.in_the_loop() if self.blend and self.suppress else None
+        return Plan.from_inversion(inverted, cond, layout=self.layout, config=self.config, mask=loop_mask, suppress=self.suppress)
+
+
+def _chunks_of_one_size(latents: list[torch.Tensor], size: int) -> list[list[int]]:
+    """Indices of the photos, grouped by latent size (only those share a UNet batch), `size` at most per group."""
+    by_shape: dict[tuple, list[int]] = {}
+    for i, z in enumerate(latents):
+        by_shape.setdefault(tuple(z.shape), []).append(i)
+    return [group[k:k + size] for group in by_shape.values() for k in range(0, len(group), size)]

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from editor.batch import REPORT_NAME, BatchSummary, _StopAfterCurrent, log_entry, output_folder_lock, pending_files, process_file
+from editor.batch import REPORT_NAME, BatchSummary, StopAfterCurrent, Process, log_entry, output_folder_lock, pending_files, process_files
 from editor.photo_io import find_images
-from editor.sanitize import Outcome
 from sd.errors import UnwantError
 
 RAY_EXTRA = 'pip install "unwant[ray]"'
@@ -43,7 +43,7 @@ class _PhotoWorker:
     a subclass made per run (`_worker_class`), not constructor arguments: Ray keeps those in the object store, where
     a restarted actor may no longer find them (ray-project/ray#53727)."""
 
-    make_processor: Callable[[], tuple[object, Callable[[Path], Outcome]]]
+    make_processor: Callable[[], tuple[object, Process]]
     out_folder: Path
     copy_unchanged: bool
     strip_metadata: bool
@@ -54,9 +54,9 @@ class _PhotoWorker:
     def __call__(self, batch: dict) -> dict:
         # overwrite=True: the driver chose these files because they were not done (or --overwrite); anything at their
         # output now was written by this run's own attempt on an actor that died before returning
-        entries = [process_file(self.editor, Path(source), Path(relative), self.out_folder, self.process, overwrite=True,
-                                copy_unchanged=self.copy_unchanged, strip_metadata=self.strip_metadata)
-                   for source, relative in zip(batch["source"], batch["relative"])]
+        files = [(Path(source), Path(relative)) for source, relative in zip(batch["source"], batch["relative"])]
+        entries = process_files(self.editor, files, self.out_folder, self.process, overwrite=True, copy_unchanged=self.copy_unchanged,
+                                strip_metadata=self.strip_metadata)
         return {"entry": [json.dumps(entry) for entry in entries]}
 
 
@@ -68,6 +68,8 @@ def _worker_class(make_processor, out_folder: Path, copy_unchanged: bool, strip_
 
 def _connect(ray, address: str | None) -> None:
     """Join the cluster at `address`, or (None) the one RAY_ADDRESS names, else start one here for this run."""
+    for name in ("ray", "ray.data"):  # Ray's notices about its own execution are not for our users
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -87,10 +89,11 @@ def cluster_layout(ray, actors: int | None) -> tuple[int, float]:
 def run_ray_batch(
     inputs: list[Path],
     out_folder: Path,
-    make_processor: Callable[[], tuple[object, Callable[[Path], Outcome]]],
+    make_processor: Callable[[], tuple[object, Process]],
     *,
     address: str | None = None,
     actors: int | None = None,
+    batch_size: int = 1,
     overwrite: bool = False,
     quiet: bool = False,
     lock: bool = True,
@@ -104,7 +107,7 @@ def run_ray_batch(
     files = find_images(inputs, exclude=out_folder)
     report = out_folder / REPORT_NAME
     summary = BatchSummary()
-    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), _StopAfterCurrent() as stop:
+    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
         todo, skipped = pending_files(None, files, out_folder, overwrite)
         for entry in skipped:
             log_entry(entry, report, summary)
@@ -118,9 +121,10 @@ def run_ray_batch(
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = context.print_on_execution_start = False  # ours counts photos, below
             items = [{"source": str(source), "relative": str(relative)} for source, relative in todo]
+            blocks = -(-len(items) // batch_size)  # a block a batch, so every actor gets work from the start
             worker = _worker_class(make_processor, out_folder, copy_unchanged, strip_metadata)
-            results = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-                worker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(count, len(items))), num_gpus=gpus, num_cpus=1)
+            results = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+                worker, batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=min(count, blocks)), num_gpus=gpus, num_cpus=1)
             for row in tqdm(results.iter_rows(), total=len(items), desc="photos", unit="photo", disable=quiet):
                 log_entry(json.loads(row["entry"]), report, summary)
                 if stop.requested:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
@@ -57,46 +57,69 @@ class Plan:
         pivots = inverted.latents if inverted.snaps_to_pivots else None
         return cls(inverted.steps, cond, inverted.uncond_embeddings, inverted.guidance, pivots=pivots, **kwargs)
 
+    @classmethod
+    def batched(cls, plans: list["Plan"]) -> "Plan":
+        """One plan for several photos run side by side: their embeddings and pivots stacked, row b for photo b. They
+        must agree on everything else (steps, guidance, the targets' token layout, the settings)."""
+        first = plans[0]
+        for plan in plans[1:]:
+            same = (plan.steps, plan.guidance, plan.layout, plan.config, plan.mask, plan.suppress, plan.pivots is None)
+            if same != (first.steps, first.guidance, first.layout, first.config, first.mask, first.suppress, first.pivots is None):
+                raise ValueError("photos run side by side need the same steps, guidance, prompt layout and settings")
+        unconds = [torch.cat(step) for step in zip(*(plan.unconds for plan in plans))]
+        pivots = None if first.pivots is None else [torch.cat(step) for step in zip(*(plan.pivots for plan in plans))]
+        return replace(first, cond=torch.cat([plan.cond for plan in plans]), unconds=unconds, pivots=pivots)
+
 
 class _MapTotals:
-    """Sums over the steps of each target piece's cross-attention map, for each branch."""
+    """Sums over the steps of each target piece's cross-attention map, per photo of the batch, for each branch."""
 
-    def __init__(self, store: AttentionStore, layout: TokenLayout | None, size: tuple[int, int]):
+    def __init__(self, store: AttentionStore, layout: TokenLayout | None, size: tuple[int, int], photos: int):
         self.store, self.layout, self.size = store, layout, size
         pieces = len(layout.target_positions) if layout is not None else 0
-        self.original = torch.zeros(pieces, *size)
-        self.suppressed = torch.zeros(pieces, *size)
+        self.original = torch.zeros(photos, pieces, *size)
+        self.suppressed = torch.zeros(photos, pieces, *size)
 
-    def add(self, original_row: int | None, suppressed_row: int | None) -> None:
-        """Add the target pieces' cross-attention in these batch rows of the last forward (None: that branch did not run)."""
+    def add(self, original_rows: slice | None, suppressed_rows: slice | None) -> None:
+        """Add the target pieces' cross-attention in these batch rows of the last forward, one row per photo (None: that
+        branch did not run)."""
         if self.layout is None:
             return
         cross = self.store.cross()  # averaged over the recorded layers once, whichever rows are read
-        maps = {row: cross[row][:, list(self.layout.target_positions)].T.reshape(-1, *self.size).cpu()
-                for row in {original_row, suppressed_row} - {None}}
-        if original_row is not None:
-            self.original += maps[original_row]
-        if suppressed_row is not None:
-            self.suppressed += maps[suppressed_row]
+        positions = list(self.layout.target_positions)
+        for rows, totals in ((original_rows, self.original), (suppressed_rows, self.suppressed)):
+            if rows is not None:
+                totals += cross[rows][:, :, positions].transpose(1, 2).reshape(totals.shape).cpu()
 
-    def object_map(self, branch: str = "original", steps: int = 1) -> torch.Tensor:
-        """(h, w): where the named objects are, from one branch's totals averaged over `steps`."""
-        return object_attention(getattr(self, branch) / steps, self.layout)
+    def object_map(self, branch: str = "original", steps: int = 1, photo: int = 0) -> torch.Tensor:
+        """(h, w): where the named objects are in one photo, from one branch's totals averaged over `steps`."""
+        return object_attention(getattr(self, branch)[photo] / steps, self.layout)
 
 
 def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, callback: Callable[[dict], None] | None = None) -> BranchOutput:
     """Denoise x_T with the prompt (original branch) and with the SWR + ITO embedding (suppressed branch)."""
+    if x_T.shape[0] != 1:
+        raise ValueError(f"run_branches takes one photo's x_T (1 x c x h x w), got {tuple(x_T.shape)}: see run_branches_batch")
+    return run_branches_batch(pipe, x_T, plan, progress, callback)[0]
+
+
+def run_branches_batch(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, callback: Callable[[dict], None] | None = None) -> list[BranchOutput]:
+    """`run_branches` for several photos in each UNet forward: x_T and the plan's tensors hold one row per photo
+    (`Plan.batched`). ITO optimises one photo's embedding at a time, so a plan that runs it takes one photo."""
+    photos = x_T.shape[0]
     ddim = DDIM.of(pipe, plan.steps)
     if len(plan.unconds) != plan.steps:
         raise ValueError(f"the plan has {len(plan.unconds)} unconditional embeddings for {plan.steps} steps")
     config, layout = plan.config, plan.layout
     swr_from, ito_until = config.steps_window(plan.steps)
-    factor = config.attention_factor or default_attention_factor(pipe.unet)
-    store = AttentionStore(recorded_layers(pipe.unet, factor))
-    maps = _MapTotals(store, layout, (x_T.shape[-2] // factor, x_T.shape[-1] // factor))
-    etas = step_sizes(config.step_size, plan.steps)
     # the SWR embedding depends only on the prompt: computed once, every ITO step restarts from this same copy
     suppressing = layout is not None and plan.suppress
+    if suppressing and config.optimize and swr_from < ito_until and photos > 1:
+        raise ValueError("ITO optimises one photo's embedding at a time: run the photos one by one")
+    factor = config.attention_factor or default_attention_factor(pipe.unet)
+    store = AttentionStore(recorded_layers(pipe.unet, factor))
+    maps = _MapTotals(store, layout, (x_T.shape[-2] // factor, x_T.shape[-1] // factor), photos)
+    etas = step_sizes(config.step_size, plan.steps)
     c_swr = soft_weighted_regularization(plan.cond, layout.swr_positions(config.suppress_words_after), config.alpha) if suppressing else None
     z = z_hat = x_T.float()
     recording = recording_attention(pipe.unet, store) if layout is not None else contextlib.nullcontext()
@@ -120,15 +143,21 @@ def run_branches(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = True, cal
                 z_next, z_hat_next = z_next + offset, z_hat_next + offset
             # 4. blend
             if suppressing and plan.mask is not None and i >= int(plan.mask.latent_blend_from * plan.steps):
-                mask = latent_mask(maps.object_map("original", i + 1), tuple(z.shape[-2:]), plan.mask).to(z)
+                mask = torch.cat([latent_mask(maps.object_map("original", i + 1, b), tuple(z.shape[-2:]), plan.mask)
+                                  for b in range(photos)]).to(z)
                 z_hat_next = mask * z_hat_next + (1 - mask) * z_next
             z, z_hat = z_next, z_hat_next
             if callback is not None:
                 callback({"i": i, "t": int(t), "z": z, "z_hat": z_hat})
-    if layout is None:
-        return BranchOutput(z, z_hat, torch.zeros(maps.size), torch.zeros(maps.size))
-    suppressed_maps = maps.object_map("suppressed", plan.steps) if suppressing else None
-    return BranchOutput(z, z_hat, maps.object_map("original", plan.steps), suppressed_maps)
+    outputs = []
+    for b in range(photos):
+        row = slice(b, b + 1)
+        if layout is None:
+            outputs.append(BranchOutput(z[row], z_hat[row], torch.zeros(maps.size), torch.zeros(maps.size)))
+        else:
+            suppressed_maps = maps.object_map("suppressed", plan.steps, b) if suppressing else None
+            outputs.append(BranchOutput(z[row], z_hat[row], maps.object_map("original", plan.steps, b), suppressed_maps))
+    return outputs
 
 
 def resample(pipe, inverted: InversionResult, cond: torch.Tensor, callback: Callable[[dict], None] | None = None) -> torch.Tensor:
@@ -139,14 +168,15 @@ def resample(pipe, inverted: InversionResult, cond: torch.Tensor, callback: Call
 def _shared_output(pipe, z, t, plan: Plan, uncond, maps: _MapTotals) -> torch.Tensor:
     """Before tau both branches have the prompt's embedding and the same latent: one computation serves both."""
     out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
-    maps.add(-1, -1)
+    cond_rows = slice(-z.shape[0], None)  # guided_noise's rows are [uncond..., cond...]
+    maps.add(cond_rows, cond_rows)
     return out
 
 
 def _ito_outputs(pipe, z, z_hat, t, plan: Plan, c_swr, uncond, step_size: float, store: AttentionStore, maps: _MapTotals):
     """The original branch's maps, then ITO moves the suppressed embedding towards them, then its own output."""
     out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
-    maps.add(-1, None)
+    maps.add(slice(-1, None), None)
     cross, self_attn = store.cross()[-1], store.self_attention()[-1]  # the original branch, computed once
 
     def suppressed_maps(embedding: torch.Tensor):
@@ -164,17 +194,20 @@ def _ito_outputs(pipe, z, z_hat, t, plan: Plan, c_swr, uncond, step_size: float,
     c_hat = optimize_embedding(c_swr, suppressed_maps, cross, self_attn, plan.layout, plan.config, step_size)
     store.reset()
     out_hat = guided_noise(pipe, z_hat, t, c_hat, uncond, plan.guidance)
-    maps.add(None, -1)
+    maps.add(None, slice(-1, None))
     return out, out_hat
 
 
 def _paired_outputs(pipe, z, z_hat, t, cond, c_hat, uncond, guidance: float, maps: _MapTotals):
-    """Guided outputs of both branches from one UNet forward: rows [u, c] on z then [u, c_hat] on z_hat."""
+    """Guided outputs of both branches from one UNet forward: rows [u, c] on z then [u, c_hat] on z_hat, each a row
+    per photo."""
+    photos = z.shape[0]
+    block = lambda k: slice(k * photos, (k + 1) * photos)
     if guidance == 1:
         out, out_hat = model_output(pipe, torch.cat([z, z_hat]), t, torch.cat([cond, c_hat])).chunk(2)
-        maps.add(0, 1)
+        maps.add(block(0), block(1))
         return out, out_hat
     latents = torch.cat([z, z, z_hat, z_hat])
     u, c, u_hat, c_hat_out = model_output(pipe, latents, t, torch.cat([uncond, cond, uncond, c_hat])).chunk(4)
-    maps.add(1, 3)
+    maps.add(block(1), block(3))
     return u + guidance * (c - u), u_hat + guidance * (c_hat_out - u_hat)

@@ -30,24 +30,33 @@ def _scores(checks: dict[str, Presence]) -> dict[str, float]:
 
 def sanitize(
     editor,
-    photo: Photo,
+    photos: list[Photo],
     targets: list[str],
-    edit: Callable[[Photo, list[str]], EditResult],
+    edit: Callable[[list[Photo], list[str]], list[EditResult]],
     *,
     check_first: bool = True,
     verify: bool = True,
     config: PresenceConfig | None = None,
-) -> Outcome:
-    """Check each target's presence (unless `check_first` is off), `edit` the photo for those found, then check the
-    edited photo for them again (unless `verify` is off)."""
+) -> list[Outcome]:
+    """Check each target's presence in each photo (unless `check_first` is off), `edit` the photos for the targets found
+    (photos that hold the same ones in one call, so they can share the model's batches), then check each edited photo
+    for them again (unless `verify` is off)."""
     config = config or PresenceConfig()
-    before = {t: editor.presence(photo, t, config=config) for t in targets} if check_first else {}
-    found = [t for t in targets if before[t].present] if check_first else list(targets)
-    seconds = sum(check.seconds for check in before.values())
-    if not found:
-        return Outcome("absent", None, _scores(before), threshold=config.threshold, seconds=seconds)
-    result = edit(photo, found)
-    after = {t: editor.presence(result.image, t, config=config) for t in found} if verify else {}
-    seconds += sum(check.seconds for check in after.values())
-    status = "check" if any(check.present for check in after.values()) else "ok"
-    return Outcome(status, result, _scores(before), _scores(after), config.threshold, seconds)
+    before = [{t: editor.presence(photo, t, config=config) for t in targets} if check_first else {} for photo in photos]
+    found = [tuple(t for t in targets if checks[t].present) if check_first else tuple(targets) for checks in before]
+    results: dict[int, EditResult] = {}
+    for wanted in dict.fromkeys(found):
+        if wanted:
+            same = [i for i, f in enumerate(found) if f == wanted]
+            results |= dict(zip(same, edit([photos[i] for i in same], list(wanted))))
+    outcomes = []
+    for i, checks in enumerate(before):
+        seconds = sum(check.seconds for check in checks.values())
+        if i not in results:
+            outcomes.append(Outcome("absent", None, _scores(checks), threshold=config.threshold, seconds=seconds))
+            continue
+        after = {t: editor.presence(results[i].image, t, config=config) for t in found[i]} if verify else {}
+        seconds += sum(check.seconds for check in after.values())
+        status = "check" if any(check.present for check in after.values()) else "ok"
+        outcomes.append(Outcome(status, results[i], _scores(checks), _scores(after), config.threshold, seconds))
+    return outcomes

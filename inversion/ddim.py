@@ -15,9 +15,12 @@ from sd.unet import model_output
 
 @torch.no_grad()
 def ddim_pivots(pipe, ddim: DDIM, z0: torch.Tensor, prompt_embeds: torch.Tensor) -> list[torch.Tensor]:
-    """Latents z_0 -> x_T by DDIM inversion with the conditional prediction only; returned in sampling order."""
-    if z0.ndim != 4 or z0.shape[0] != 1:
-        raise ValueError(f"z0 must be one latent of shape 1 x c x h x w, got {tuple(z0.shape)}")
+    """Latents z_0 -> x_T by DDIM inversion with the conditional prediction only; returned in sampling order.
+
+    Several photos of one size invert side by side: z0 and prompt_embeds with a row per photo."""
+    if z0.ndim != 4 or prompt_embeds.shape[0] not in (1, z0.shape[0]):
+        raise ValueError(f"z0 must be latents of shape n x c x h x w with 1 or n prompt embeddings, got {tuple(z0.shape)} "
+                         f"and {tuple(prompt_embeds.shape)}")
     z = z0.float()
     pivots = [z]
     for t in reversed(ddim.timesteps):
@@ -35,7 +38,7 @@ def pivot_inversion(
     ddim = DDIM.of(pipe, steps)
     with UNetCallCounter(pipe.unet) as calls:
         pivots = ddim_pivots(pipe, ddim, z0, prompt_embeds)
-    uncond = (encode_prompt(pipe, "") if uncond is None else uncond).detach().float()
+    uncond = (encode_prompt(pipe, "") if uncond is None else uncond).detach().float().expand(z0.shape[0], -1, -1)
     return InversionResult(method, ddim.timesteps.clone(), pivots, [uncond] * steps, guidance, calls, time.perf_counter() - start)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -33,3 +33,10 @@ class InversionResult:
     def snaps_to_pivots(self) -> bool:
         """Direct inversion replaces the source branch by the pivot after each step, Ju et al. ICLR 2024."""
         return self.method == "direct"
+
+    def split(self) -> list["InversionResult"]:
+        """One result per photo of a side-by-side inversion; each gets its share of the UNet rows and the seconds."""
+        photos = self.x_T.shape[0]
+        calls = replace(self.unet_calls, rows=self.unet_calls.rows // photos)
+        return [replace(self, latents=[z[b:b + 1] for z in self.latents], uncond_embeddings=[u[b:b + 1] for u in self.uncond_embeddings],
+                        unet_calls=calls, seconds=self.seconds / photos) for b in range(photos)]

@@ -12,8 +12,8 @@ def model_output(pipe, z: torch.Tensor, t, embeds: torch.Tensor) -> torch.Tensor
     stay in their own dtype."""
     unet = pipe.unet
     weight = unet.conv_in.weight  # diffusers' unet.device / .dtype walk every module: too slow for a hot loop
-    if embeds.shape[0] != z.shape[0]:
-        z = z.expand(embeds.shape[0], *z.shape[1:])
+    if embeds.shape[0] != z.shape[0]:  # the latents for each block of embeddings (guidance: [uncond..., cond...])
+        z = z.repeat(embeds.shape[0] // z.shape[0], 1, 1, 1)
     out = unet(z.to(device=weight.device, dtype=weight.dtype), t, encoder_hidden_states=embeds.to(device=weight.device, dtype=weight.dtype)).sample
     return out.float()
 

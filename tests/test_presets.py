@@ -92,7 +92,10 @@ def test_the_original_branch_and_its_maps_do_not_depend_on_the_suppressed_branch
     layout = locate_tokens(editor.pipe.tokenizer, prompt, ["blue square"])
     runs = [run_branches(editor.pipe, inverted.x_T, Plan.from_inversion(inverted, cond, layout=layout, suppress=suppress), progress=False)
             for suppress in (False, True)]
-    assert torch.equal(runs[0].original, runs[1].original) and torch.equal(runs[0].target_maps, runs[1].target_maps)
+    assert torch.equal(runs[0].original, runs[1].original)
+    # the maps come from a UNet batch of 2 rows without the suppressed branch and of 4 with it: bit for bit on some CPUs,
+    # a few float32 ulps apart on others (measured here, an AMD EPYC: 4.6e-7 relative at most)
+    torch.testing.assert_close(runs[0].target_maps, runs[1].target_maps, rtol=2e-6, atol=0)
     assert runs[0].suppressed_maps is None and not torch.equal(runs[1].suppressed, runs[1].original)
 
 

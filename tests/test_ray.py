@@ -19,6 +19,7 @@ ray = pytest.importorskip("ray", reason="the Ray tests need the [ray] extra (.ci
 
 TARGET = "blue circle"
 ARGS = ("--remove", TARGET, "--model", "toyworld", "--preset", "fast", "--steps", "10", "--quiet")
+ON_RAY = ("--batch-size", "2")  # two photos per UNet forward on each actor: the same bytes as one at a time
 # what may differ between two runs of the same batch: the clock
 TIMINGS = {"seconds", "seconds_total", "check_seconds"}
 
@@ -42,11 +43,11 @@ def dying_once(make_processor, marker: str, victim: str):
     """The real per-photo step, except that the first actor to reach `victim` dies (os._exit: no cleanup runs)."""
     editor, process = make_processor()
 
-    def process_or_die(source: Path):
-        if source.name == victim and not os.path.exists(marker):
+    def process_or_die(sources: list[Path]):
+        if victim in [source.name for source in sources] and not os.path.exists(marker):
             Path(marker).touch()
             os._exit(1)
-        return process(source)
+        return process(sources)
 
     return editor, process_or_die
 
@@ -73,13 +74,13 @@ def test_a_ray_batch_equals_the_local_batch_through_an_actor_death(dataset, tmp_
     assert result.exit_code == 0, result.output
 
     # the same options the CLI would pass, parsed by the CLI itself
-    options = cli.main.make_context("edit", [str(dataset), "-o", str(on_ray), *ARGS]).params
+    options = cli.main.make_context("edit", [str(dataset), "-o", str(on_ray), *ARGS, *ON_RAY]).params
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
     marker = tmp_path / "died"
     processor = functools.partial(dying_once, functools.partial(make_processor, options), str(marker), "scene-04.png")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
-        summary = run_ray_batch([dataset], on_ray, processor, actors=2, quiet=True)
+        summary = run_ray_batch([dataset], on_ray, processor, actors=2, batch_size=2, quiet=True)
     finally:
         ray.shutdown()
     assert marker.exists()  # an actor did die, and its photo was done again by the restarted one
