@@ -10,8 +10,15 @@ def choice_list(choices: Sequence[str], kind: str) -> Callable[[str], list[str]]
     """argparse type: a comma-separated subset of `choices`; an unknown name is refused with the list."""
 
     def parse(text: str) -> list[str]:
-        names = [name.strip() for name in text.split(",")]
-        unknown = [name for name in names if name not in choices]
+        pieces, names, unknown, i = text.split(","), [], [], 0
+        while i < len(pieces):  # some names hold a comma ("removal: preset fast, fill model ..."): the longest that fits
+            ends = [j for j in range(len(pieces), i, -1) if ",".join(pieces[i:j]).strip() in choices]
+            if ends:
+                names.append(",".join(pieces[i:ends[0]]).strip())
+                i = ends[0]
+            else:
+                unknown.append(pieces[i].strip())
+                i += 1
         if unknown:
             raise argparse.ArgumentTypeError(f"unknown {kind} {', '.join(map(repr, unknown))}: choose from {'; '.join(choices)}")
         return names

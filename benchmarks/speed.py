@@ -19,9 +19,9 @@ import resource
 import statistics
 import time
 
-PHONE_ROW = "removal: 12 MP JPEG in and PNG out (preset fast)"
+PHONE_ROW = "removal: 12 MP JPEG in and PNG out (preset fast)"  # a phone photo, JPEG in, PNG out; seconds per stage in the JSON
 BATCH_PHOTOS = 8  # photos per run of the --batch-size rows
-BATCH_ROWS = [f"removal of {BATCH_PHOTOS} photos (preset fast), batch size {size}" for size in (1, 4, 8)]  # a phone photo, JPEG in, PNG out; seconds per stage in the JSON
+BATCH_ROWS = [f"removal of {BATCH_PHOTOS} photos (preset fast) at batch size {size}" for size in (1, 4, 8)]
 ROWS = [
     "plain text-to-image (unit)",
     "inversion: ddim",

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from editor.batch import SUMMARY_NAME, already_done, latest_entries, output_folder_lock, run_batch, to_check
+from editor.batch import SUMMARY_NAME, absent_inputs, already_done, output_folder_lock, run_batch, to_check
 from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
@@ -205,7 +205,7 @@ def make_processor(options: dict) -> tuple[Editor, Callable[[list[Path]], list[O
 
 def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_folder: Path, options: dict) -> int:
     if not options["overwrite"]:
-        absent = {path for path, entry in latest_entries(out_folder / "report.jsonl").items() if entry["status"] == "absent"}
+        absent = absent_inputs(out_folder / "report.jsonl")
         if all(already_done(source, relative, out_folder, absent) for source, relative in files):
             click.echo(f"nothing to do: all {len(files)} photos are already done in {out_folder} (--overwrite redoes them)", err=True)
             _say_what_to_check(out_folder)

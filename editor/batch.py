@@ -159,6 +159,11 @@ def to_check(report: Path) -> list[str]:
     return [entry["output"] for entry in latest_entries(report).values() if entry.get("status") == "check"]
 
 
+def absent_inputs(report: Path) -> set[str]:
+    """Inputs whose latest check found no target (with --no-copy-unchanged they have no output to show for it)."""
+    return {path for path, entry in latest_entries(report).items() if entry["status"] == "absent"}
+
+
 def already_done(source: Path, relative: Path, out_folder: Path, absent: set[str] = frozenset()) -> bool:
     """An earlier run finished this photo: its edit or its copy is there, or it was found to hold no target."""
     return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists() or str(source) in absent
@@ -218,7 +223,7 @@ def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, over
     report = out_folder / REPORT_NAME
     remove_stale_temporaries(out_folder)
     drop_partial_line(report)
-    absent = {path for path, entry in latest_entries(report).items() if entry["status"] == "absent"}
+    absent = absent_inputs(report)
     todo, skipped = [], []
     for source, relative in files:
         if not overwrite and already_done(source, relative, out_folder, absent):
@@ -228,12 +233,39 @@ def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, over
     return todo, skipped
 
 
-def log_entry(entry: dict, report: Path, summary: BatchSummary) -> None:
-    """Append a file's line to the report, count it, and say a failure as it happens."""
-    append_jsonl(entry, report)
-    summary.add(entry)
-    if entry["status"] == "error":
-        tqdm.write(f"error: {entry['message']}", file=sys.stderr)
+@dataclass
+class OpenBatch:
+    """A batch run under way: the files left to do, where their lines go, the counts so far, Ctrl-C's flag."""
+
+    todo: list[tuple[Path, Path]]
+    report: Path
+    summary: BatchSummary
+    stop: StopAfterCurrent
+
+    def log(self, entry: dict) -> None:
+        """Append a file's line to the report, count it, and say a failure as it happens."""
+        append_jsonl(entry, self.report)
+        self.summary.add(entry)
+        if entry["status"] == "error":
+            tqdm.write(f"error: {entry['message']}", file=sys.stderr)
+
+    def stopping(self) -> bool:
+        """Ctrl-C was pressed: the run ends after the photos under way (and says so in its summary)."""
+        self.summary.interrupted |= self.stop.requested
+        return self.stop.requested
+
+
+@contextlib.contextmanager
+def open_batch(editor, inputs: list[Path], out_folder: Path, *, overwrite: bool, lock: bool) -> Iterator[OpenBatch]:
+    """What every batch does around its work, locally or on Ray: the folder's lock (`lock=False`: the caller holds it),
+    Ctrl-C caught, a killed run's leftovers cleaned, a "skipped" line for each photo an earlier run finished."""
+    files = find_images(inputs, exclude=out_folder)
+    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
+        todo, skipped = pending_files(editor, files, out_folder, overwrite)
+        run = OpenBatch(todo, out_folder / REPORT_NAME, BatchSummary(), stop)
+        for entry in skipped:
+            run.log(entry)
+        yield run
 
 
 def run_batch(
@@ -253,21 +285,14 @@ def run_batch(
     never stops the others.
 
     `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model)."""
-    files = find_images(inputs, exclude=out_folder)
-    report = out_folder / REPORT_NAME
-    summary = BatchSummary()
-    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
-        todo, skipped = pending_files(editor, files, out_folder, overwrite)
-        for entry in skipped:
-            log_entry(entry, report, summary)
-        with tqdm(total=len(todo), desc="photos", unit="photo", disable=quiet) as bar:
-            for start in range(0, len(todo), batch_size):
-                if stop.requested:
-                    summary.interrupted = True
-                    break
-                chunk = todo[start:start + batch_size]
-                for entry in process_files(editor, chunk, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
-                                           strip_metadata=strip_metadata):
-                    log_entry(entry, report, summary)
-                bar.update(len(chunk))
-    return summary
+    with open_batch(editor, inputs, out_folder, overwrite=overwrite, lock=lock) as run, \
+            tqdm(total=len(run.todo), desc="photos", unit="photo", disable=quiet) as bar:
+        for start in range(0, len(run.todo), batch_size):
+            if run.stopping():
+                break
+            chunk = run.todo[start:start + batch_size]
+            for entry in process_files(editor, chunk, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
+                                       strip_metadata=strip_metadata):
+                run.log(entry)
+            bar.update(len(chunk))
+    return run.summary

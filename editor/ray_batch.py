@@ -11,7 +11,6 @@ have unwant installed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -19,8 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from editor.batch import REPORT_NAME, BatchSummary, StopAfterCurrent, Process, log_entry, output_folder_lock, pending_files, process_files
-from editor.photo_io import find_images
+from editor.batch import BatchSummary, Process, open_batch, process_files
 from sd.errors import UnwantError
 
 RAY_EXTRA = 'pip install "unwant[ray]"'
@@ -104,15 +102,9 @@ def run_ray_batch(
 
     `address`: a running cluster ("auto", "ray://host:10001"), or None to start one on this machine for the run."""
     ray = import_ray()
-    files = find_images(inputs, exclude=out_folder)
-    report = out_folder / REPORT_NAME
-    summary = BatchSummary()
-    with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
-        todo, skipped = pending_files(None, files, out_folder, overwrite)
-        for entry in skipped:
-            log_entry(entry, report, summary)
-        if not todo:
-            return summary
+    with open_batch(None, inputs, out_folder, overwrite=overwrite, lock=lock) as run:
+        if not run.todo:
+            return run.summary
         started_here = not ray.is_initialized()
         if started_here:
             _connect(ray, address)
@@ -120,17 +112,16 @@ def run_ray_batch(
             count, gpus = cluster_layout(ray, actors)
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = context.print_on_execution_start = False  # ours counts photos, below
-            items = [{"source": str(source), "relative": str(relative)} for source, relative in todo]
+            items = [{"source": str(source), "relative": str(relative)} for source, relative in run.todo]
             blocks = -(-len(items) // batch_size)  # a block a batch, so every actor gets work from the start
             worker = _worker_class(make_processor, out_folder, copy_unchanged, strip_metadata)
             results = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
                 worker, batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=min(count, blocks)), num_gpus=gpus, num_cpus=1)
             for row in tqdm(results.iter_rows(), total=len(items), desc="photos", unit="photo", disable=quiet):
-                log_entry(json.loads(row["entry"]), report, summary)
-                if stop.requested:
-                    summary.interrupted = True
+                run.log(json.loads(row["entry"]))
+                if run.stopping():
                     break
         finally:
             if started_here:
                 ray.shutdown()
-    return summary
+    return run.summary

@@ -133,3 +133,16 @@ def test_pixel_scores_see_a_remnant_and_collateral():
     without = render(Scene(scene.top, scene.bottom, scene.objects[1:]))
     assert quality_rows.pixel_scores(scene, target, without) == (0.0, 0.0)
     assert quality_rows.pixel_scores(scene, target, render_background(scene)) == (0.0, 1.0)
+
+
+def test_row_names_with_a_comma_can_be_chosen():
+    import argparse
+
+    from benchmarks.options import choice_list
+    from benchmarks.speed import ROWS
+
+    parse = choice_list(ROWS, "row")
+    both = "removal: preset fast, fill model (the suppressed branch runs),removal: preset fast"
+    assert parse(both) == ["removal: preset fast, fill model (the suppressed branch runs)", "removal: preset fast"]
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown row 'fill'"):
+        parse("removal: preset fast,fill")
