@@ -162,3 +162,19 @@ def test_trailing_spacing_makes_exactly_the_steps_asked_for(steps):
     assert len(ddim.timesteps) == steps and int(ddim.timesteps.min()) >= 0 and int(ddim.timesteps.max()) == 999
     assert ddim.inverse.timesteps.tolist() == ddim.timesteps.flip(0).tolist()
     assert len(set(ddim.timesteps.tolist())) == steps
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_dataset_steps_run_on_every_shipped_configuration(name):
+    """The presence check (noised with the shipped schedule, scored against the model's own prediction type) and
+    photos side by side, on a photo larger than the model's size and one of another size."""
+    editor = editor_for(name)
+    check = editor.presence(photo(), TARGET)
+    assert 0.0 <= check.score <= 1.0 and len(check.rivals) == 6 and check.unet_calls.rows == 4 * 7
+    photos = [photo(), photo((160, 128)), photo((96, 64))]
+    together = editor.remove_batch(photos, TARGET, prompt=PROMPT, steps=STEPS, batch_size=2, progress=False)
+    alone = [editor.remove(p, TARGET, prompt=PROMPT, steps=STEPS, progress=False) for p in photos]
+    assert [r.image.size for r in together] == [(160, 128), (160, 128), (96, 64)]
+    for batched, single in zip(together, alone):
+        assert np.array_equal(np.asarray(batched.image), np.asarray(single.image))
+        assert batched.unet_calls == single.unet_calls  # the first two shared their forwards
