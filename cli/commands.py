@@ -22,6 +22,7 @@ from editor.report import record, write_json
 from editor.result import EditResult
 from editor.sanitize import Outcome, sanitize
 from editor.writing import WRITE_FORMATS, write_image
+from presence import PresenceConfig
 from sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
@@ -189,7 +190,7 @@ def process_photos(editor: Editor, options: dict, sources: list[Path]) -> list[O
             return editor.remove_batch(some, targets, batch_size=options["batch_size"], **_removal_options(quiet))
 
         done = sanitize(editor, list(photos.values()), list(options["targets"]), edit, check_first=not options["edit_all"],
-                        verify=not options["no_verify"])
+                        verify=not options["no_verify"], config=PresenceConfig().with_(threshold=options["presence_threshold"]))
     for i, outcome in zip(photos, done):
         if options["concat"] and outcome.result is not None:
             outcome.result.image = _concat(photos[i].rgb, outcome.result)

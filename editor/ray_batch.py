@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,17 +38,12 @@ def import_ray():
 
 
 class _PhotoWorker:
-    """A Ray Data actor: the model loaded once, then one call per batch of files. Its settings are class attributes of
-    a subclass made per run (`_worker_class`), not constructor arguments: Ray keeps those in the object store, where
-    a restarted actor may no longer find them (ray-project/ray#53727)."""
+    """A Ray Data actor: the model loaded once, then one call per batch of files."""
 
-    make_processor: Callable[[], tuple[object, Process]]
-    out_folder: Path
-    copy_unchanged: bool
-    strip_metadata: bool
-
-    def __init__(self):
-        self.editor, self.process = type(self).make_processor()
+    def __init__(self, make_processor: Callable[[], tuple[object, Process]], out_folder: Path, copy_unchanged: bool,
+                 strip_metadata: bool):
+        self.editor, self.process = make_processor()
+        self.out_folder, self.copy_unchanged, self.strip_metadata = out_folder, copy_unchanged, strip_metadata
 
     def __call__(self, batch: dict) -> dict:
         # overwrite=True: the driver chose these files because they were not done (or --overwrite); anything at their
@@ -58,16 +54,14 @@ class _PhotoWorker:
         return {"entry": [json.dumps(entry) for entry in entries]}
 
 
-def _worker_class(make_processor, out_folder: Path, copy_unchanged: bool, strip_metadata: bool) -> type[_PhotoWorker]:
-    settings = {"make_processor": staticmethod(make_processor), "out_folder": out_folder, "copy_unchanged": copy_unchanged,
-                "strip_metadata": strip_metadata}
-    return type("PhotoWorker", (_PhotoWorker,), settings)
-
-
 def _connect(ray, address: str | None) -> None:
     """Join the cluster at `address`, or (None) the one RAY_ADDRESS names, else start one here for this run."""
     for name in ("ray", "ray.data"):  # Ray's notices about its own execution are not for our users
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Ray's C++ core logs at level "error" that a restartable actor's constructor arguments live in the object store
+    # (ray-project/ray#53727): always so for Ray Data's actors, and harmless while the run holds them; a user's own
+    # RAY_BACKEND_LOG_LEVEL is kept
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
@@ -114,9 +108,9 @@ def run_ray_batch(
             context.enable_progress_bars = context.print_on_execution_start = False  # ours counts photos, below
             items = [{"source": str(source), "relative": str(relative)} for source, relative in run.todo]
             blocks = -(-len(items) // batch_size)  # a block a batch, so every actor gets work from the start
-            worker = _worker_class(make_processor, out_folder, copy_unchanged, strip_metadata)
             results = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-                worker, batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=min(count, blocks)), num_gpus=gpus, num_cpus=1)
+                _PhotoWorker, batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=min(count, blocks)), num_gpus=gpus, num_cpus=1,
+                fn_constructor_args=(make_processor, out_folder, copy_unchanged, strip_metadata))
             for row in tqdm(results.iter_rows(), total=len(items), desc="photos", unit="photo", disable=quiet):
                 run.log(json.loads(row["entry"]))
                 if run.stopping():

@@ -130,3 +130,12 @@ def test_photos_side_by_side_in_the_unet_give_the_pixels_of_one_at_a_time(toy):
         # each photo's share of the shared forwards: as many forwards as alone (so they were shared), as many rows
         assert batched.unet_calls == single.unet_calls
     assert toy.remove_batch([], TARGET) == []
+
+
+def test_the_presence_threshold_is_the_users_to_set(tmp_path):
+    out = tmp_path / "out"
+    result = run(SCENES, "-o", out, "--remove", TARGET, *FAST, "--presence-threshold", "1")  # no score is above 1
+    assert result.exit_code == 0 and result.stderr.splitlines()[-1].startswith("ok 0, check 0, absent 6,")
+    assert {entry["threshold"] for entry in lines_of(out / "report.jsonl").values()} == {1.0}
+    refused = run(SCENES, "-o", tmp_path / "x", "--remove", TARGET, *FAST, "--presence-threshold", "1.5")
+    assert refused.exit_code == 2 and "1.5 is not in the range 0.0<=x<=1.0" in refused.stderr
