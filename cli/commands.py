@@ -231,14 +231,15 @@ def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_fo
 def _finish_batch(summary, out_folder: Path) -> int:
     """The summary line, OUT/summary.json (this run, and every photo of the folder still to review), and the exit code."""
     click.echo(summary.line(), err=True)
-    write_json({**summary.as_dict(), "to_check": to_check(out_folder / "report.jsonl")}, out_folder / SUMMARY_NAME)
-    _say_what_to_check(out_folder)
+    pending = to_check(out_folder / "report.jsonl")  # the whole folder's, earlier runs' included: read once
+    write_json({**summary.as_dict(), "to_check": pending}, out_folder / SUMMARY_NAME)
+    _say_what_to_check(out_folder, pending)
     return 0 if summary.ok else 1
 
 
-def _say_what_to_check(out_folder: Path, shown: int = 10) -> None:
+def _say_what_to_check(out_folder: Path, pending: list[str] | None = None, shown: int = 10) -> None:
     """Name the photos whose target still seems present, so a person reviews only those."""
-    pending = to_check(out_folder / "report.jsonl")
+    pending = to_check(out_folder / "report.jsonl") if pending is None else pending
     if pending:
         click.echo(f"to check ({len(pending)}: the target may still be there; all listed in {out_folder / SUMMARY_NAME}):", err=True)
         for path in pending[:shown]:
