@@ -27,5 +27,5 @@ def choice_list(choices: Sequence[str], kind: str) -> Callable[[str], list[str]]
 
 
 # configs/ folder names: the checkpoints the benchmarks and tests stand in for (real_configs.py builds them)
-MODELS = ("sd15", "sd21-base", "sd21", "finetune-dpmpp-2m-karras", "finetune-euler-ancestral", "finetune-unipc")
+MODELS = ("sd15", "sd21-base", "sd21", "finetune-dpmpp-2m-karras", "finetune-euler-ancestral", "finetune-unipc", "sdxl")
 model_list = choice_list(MODELS, "model")  # argparse type of the benchmarks' --models

@@ -3,7 +3,8 @@ weights: at real size for the benchmarks, or scaled down for tests with the same
 
 No model hub is reachable where this runs, so these stand for the checkpoints users have: SD 1.5's PNDM scheduler and
 [EOT] padding, SD 2.x's "!" padding and linear projections, SD 2.1's v-prediction at 768 px, and fine-tunes that ship
-DPM-Solver++ (Karras sigmas), Euler ancestral or UniPC with SD 1.5's weights layout.
+DPM-Solver++ (Karras sigmas), Euler ancestral or UniPC with SD 1.5's weights layout, and SDXL base: two text encoders
+(the second padding with "!"), the pooled embedding and size conditioning, Euler, 1024 px.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import diffusers
 import torch
-from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel
+from diffusers import AutoencoderKL, StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
 from benchmarks.options import MODELS
 from benchmarks.toyworld.architecture import make_tokenizer
@@ -22,6 +23,8 @@ from benchmarks.toyworld.architecture import make_tokenizer
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}
 TINY_CHANNELS = 8  # the tiny models' first block width; later blocks double it at most once, as SD's 320/640/1280
+TINY_TEXT_WIDTH = 16  # each tiny text encoder's hidden size (and SDXL's pooled projection)
+TINY_TIME_IDS = 8  # channels per SDXL size id in the tiny UNet (256 in SDXL)
 
 
 def load_config(name: str, component: str) -> dict:
@@ -38,12 +41,16 @@ def _tiny_widths(widths: list[int]) -> list[int]:
     return [TINY_CHANNELS * min(2, w // widths[0]) for w in widths]
 
 
-def _tiny_unet(config: dict) -> dict:
-    """Same blocks, attention layout, projections and upcasting; a few channels, 16 x 16 latents."""
+def _tiny_unet(config: dict, encoders: int = 1) -> dict:
+    """Same blocks, attention layout, projections and upcasting; a few channels, 16 x 16 latents. SDXL's added
+    conditioning keeps its shape: 6 size ids of TINY_TIME_IDS channels each, then the tiny pooled embedding."""
     widths = _tiny_widths(config["block_out_channels"])
     heads = [max(1, w // 4) for w in widths] if isinstance(config["attention_head_dim"], list) else 2
-    return {**config, "block_out_channels": widths, "layers_per_block": 1, "attention_head_dim": heads, "norm_num_groups": 4,
-            "cross_attention_dim": 16, "sample_size": 16}
+    tiny = {**config, "block_out_channels": widths, "layers_per_block": 1, "attention_head_dim": heads, "norm_num_groups": 4,
+            "cross_attention_dim": TINY_TEXT_WIDTH * encoders, "sample_size": 16}
+    if config.get("addition_embed_type") == "text_time":
+        tiny |= {"addition_time_embed_dim": TINY_TIME_IDS, "projection_class_embeddings_input_dim": 6 * TINY_TIME_IDS + TINY_TEXT_WIDTH}
+    return tiny
 
 
 def _tiny_vae(config: dict) -> dict:
@@ -52,7 +59,8 @@ def _tiny_vae(config: dict) -> dict:
 
 
 def _tiny_text_encoder(config: dict) -> dict:
-    return {**config, "hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2, "projection_dim": 16}
+    return {**config, "hidden_size": TINY_TEXT_WIDTH, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2,
+            "projection_dim": TINY_TEXT_WIDTH}
 
 
 def scheduler_of(name: str):
@@ -61,28 +69,37 @@ def scheduler_of(name: str):
     return getattr(diffusers, config["_class_name"]).from_config(config)
 
 
-def build_pipeline(name: str, tiny: bool = False, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> StableDiffusionPipeline:
-    """The named checkpoint with random weights (seeded), at real size or tiny, built directly on `device`."""
-    unet, vae, text = (load_config(name, part) for part in ("unet", "vae", "text_encoder"))
+def _text_model(config: dict):
+    """CLIPTextModel, or CLIPTextModelWithProjection where the config says so (SDXL's second encoder)."""
+    cls = CLIPTextModelWithProjection if "CLIPTextModelWithProjection" in config.get("architectures", ()) else CLIPTextModel
+    return cls(CLIPTextConfig(**{k: v for k, v in config.items() if k != "architectures"}))
+
+
+def build_pipeline(name: str, tiny: bool = False, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+    """The named checkpoint with random weights (seeded), at real size or tiny, built directly on `device`: a
+    StableDiffusionPipeline, or a StableDiffusionXLPipeline for SDXL."""
+    xl = (CONFIGS / name / "text_encoder_2.json").exists()
+    texts = [load_config(name, part) for part in (("text_encoder", "text_encoder_2") if xl else ("text_encoder",))]
+    unet, vae = load_config(name, "unet"), load_config(name, "vae")
     if tiny:
-        unet, vae, text = _tiny_unet(unet), _tiny_vae(vae), _tiny_text_encoder(text)
-    tokenizer = load_config(name, "tokenizer")
+        unet, vae, texts = _tiny_unet(unet, len(texts)), _tiny_vae(vae), [_tiny_text_encoder(t) for t in texts]
     with torch.device(device):  # initialising 860 M parameters on a GPU takes a second, on a CPU a minute
         torch.manual_seed(seed)
         unet_model = UNet2DConditionModel.from_config(unet)
         torch.manual_seed(seed)
         vae_model = AutoencoderKL.from_config(vae)
-        torch.manual_seed(seed)
-        text_model = CLIPTextModel(CLIPTextConfig(**{k: v for k, v in text.items() if k != "architectures"}))
+        text_models = []
+        for text in texts:
+            torch.manual_seed(seed)
+            text_models.append(_text_model(text))
+    models = [unet_model, vae_model, *text_models]
     if dtype != torch.float32:  # diffusers warns about every cast, even to the dtype a model already has
-        unet_model, vae_model, text_model = unet_model.to(dtype), vae_model.to(dtype), text_model.to(dtype)
-    return StableDiffusionPipeline(
-        vae=vae_model.eval(),
-        text_encoder=text_model.eval(),
-        tokenizer=make_tokenizer(tokenizer["pad_token"]),
-        unet=unet_model.eval(),
-        scheduler=scheduler_of(name),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+        models = [model.to(dtype) for model in models]
+    unet_model, vae_model, *text_models = (model.eval() for model in models)
+    common = dict(vae=vae_model, unet=unet_model, scheduler=scheduler_of(name), text_encoder=text_models[0],
+                  tokenizer=make_tokenizer(load_config(name, "tokenizer")["pad_token"]))
+    if xl:
+        pipeline = load_config(name, "pipeline")
+        return StableDiffusionXLPipeline(**common, text_encoder_2=text_models[1], tokenizer_2=make_tokenizer(load_config(name, "tokenizer_2")["pad_token"]),
+                                         force_zeros_for_empty_prompt=pipeline["force_zeros_for_empty_prompt"])
+    return StableDiffusionPipeline(**common, safety_checker=None, feature_extractor=None, requires_safety_checker=False)

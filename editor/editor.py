@@ -34,6 +34,7 @@ from sd.text import encode_prompt, warn_if_truncated
 from sd.vae import decode_latents, encode_image
 from suppression.config import SuppressionConfig
 from suppression.negation import negated_targets
+from suppression.pooled import suppressed_pooled
 from suppression.tokens import locate_tokens, words_after
 
 log = logging.getLogger("unwant")
@@ -79,8 +80,9 @@ class Editor:
     def __init__(self, pipe, model: str = ""):
         self.pipe = pipe
         self.model = model
-        for module in (pipe.unet, pipe.vae, pipe.text_encoder):
-            module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
+        for module in (pipe.unet, pipe.vae, pipe.text_encoder, getattr(pipe, "text_encoder_2", None)):
+            if module is not None:
+                module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
         self._last_inversion = None  # (key, InversionResult) of the latest photo
         self._last_branches = None  # (key, BranchOutput) of the latest removal: another fill or mask of it is instant
         self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
@@ -226,7 +228,8 @@ class Editor:
                 cond = encode_prompt(self.pipe, prompt)
                 uncond = encode_prompt(self.pipe, negative_prompt or "")
                 size = self.native_size
-                plan = Plan(steps, cond, [uncond] * steps, guidance, layout, config)
+                pooled = suppressed_pooled(self.pipe, prompt, layout, config) if layout else None
+                plan = Plan(steps, cond, [uncond] * steps, guidance, layout, config, suppressed_pooled=pooled)
             with _stage(timings, "denoise"):
                 branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
             with _stage(timings, "decode"):
@@ -297,9 +300,10 @@ class Editor:
         check_steps(steps), check_guidance(guidance), check_fill(fill)
         prompt = prompt or default_prompt(targets)
         config = (config or settings.suppression).with_(**options)
-        removal = _Removal(targets, prompt, locate_tokens(self.pipe.tokenizer, prompt, targets), inversion or settings.inversion,
-                           settings.steps if steps is None else steps, guidance, config, mask or MaskConfig(), blend, fill,
-                           settings.null_text_iterations)
+        layout = locate_tokens(self.pipe.tokenizer, prompt, targets)
+        removal = _Removal(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
+                           config, mask or MaskConfig(), blend, fill, settings.null_text_iterations,
+                           suppressed_pooled(self.pipe, prompt, layout, config))
         self._check_prompt(prompt)
         self._warn_if_not_last(prompt, targets, config)
         return removal
@@ -431,6 +435,7 @@ class _Removal:
     blend: bool
     fill: str
     null_text_iterations: int
+    suppressed_pooled: torch.Tensor | None = None  # SDXL: the pooled embedding of the suppressed branch
 
     @property
     def suppress(self) -> bool:
@@ -440,7 +445,8 @@ class _Removal:
 
     def plan(self, inverted, cond: torch.Tensor) -> Plan:
         loop_mask = self.mask.in_the_loop() if self.blend and self.suppress else None
-        return Plan.from_inversion(inverted, cond, layout=self.layout, config=self.config, mask=loop_mask, suppress=self.suppress)
+        return Plan.from_inversion(inverted, cond, layout=self.layout, config=self.config, mask=loop_mask, suppress=self.suppress,
+                                   suppressed_pooled=self.suppressed_pooled)
 
 
 def _chunks_of_one_size(latents: list[torch.Tensor], size: int) -> list[list[int]]:

@@ -8,10 +8,11 @@ import warnings
 from pathlib import Path
 
 import torch
-from diffusers import DiffusionPipeline, StableDiffusionPipeline
+from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
+from sd.conditioning import uses_pooled_embedding
 from sd.errors import UnwantError
 from editor.memory import apply_memory_options
 
@@ -150,12 +151,38 @@ def load_pipeline(
         raise ModelLoadError(f"{model}: no such file or folder")
     else:
         pipe = _from_hub(model, torch_dtype, allow_unsafe_pickle, extra)
+    _check_supported(pipe, model)
+    _upcast_vae_if_it_overflows(pipe)
     if "offload" not in memory:
         pipe = pipe.to(device)
     apply_memory_options(pipe, memory, device)
     pipe.set_progress_bar_config(disable=True)
     log.info("model %s on %s in %s", model, device, str(torch_dtype).removeprefix("torch."))
     return pipe
+
+
+def _check_supported(pipe: DiffusionPipeline, model: str) -> None:
+    """Stable Diffusion 1.x, 2.x and XL base (and their fine-tunes) have what every stage needs; say so of others."""
+    components = pipe.components
+    needed = ["unet", "vae", "text_encoder", "tokenizer"]
+    if "unet" in components and components["unet"] is not None and uses_pooled_embedding(components["unet"]):
+        needed += ["text_encoder_2", "tokenizer_2"]
+    missing = [name for name in needed if components.get(name) is None]
+    if missing and components.get("text_encoder_2") is not None:
+        raise ModelLoadError(f"{model} is an SDXL refiner ({type(pipe).__name__}), which only refines other models' images: "
+                             "use an SDXL base model such as stabilityai/stable-diffusion-xl-base-1.0 or a fine-tune of it")
+    if missing:
+        raise ModelLoadError(f"{model} is a {type(pipe).__name__}, not a Stable Diffusion 1.x, 2.x or XL model (it has no "
+                             f"{', '.join(missing)}): unwant edits with those")
+
+
+def _upcast_vae_if_it_overflows(pipe: DiffusionPipeline) -> None:
+    """SDXL's VAE overflows in float16 (black or NaN images) and its config says so (force_upcast): it runs in float32,
+    as diffusers' SDXL pipeline does; a fixed VAE saved in the folder (madebyollin/sdxl-vae-fp16-fix) clears the flag."""
+    vae = pipe.vae
+    if uses_pooled_embedding(pipe.unet) and vae.dtype == torch.float16 and vae.config.get("force_upcast", False):
+        vae.to(torch.float32)
+        log.info("the VAE runs in float32: SDXL's overflows in float16 (a float16-fixed VAE in the model folder avoids it)")
 
 
 def _from_hub(model: str, torch_dtype: torch.dtype, allow_unsafe_pickle: bool, extra: dict) -> DiffusionPipeline:
@@ -172,13 +199,24 @@ def _from_hub(model: str, torch_dtype: torch.dtype, allow_unsafe_pickle: bool, e
         raise _not_cached_error(model, offline) from None
 
 
+def _single_file_kind(path: Path, keys: list[str]) -> str:
+    """"xl" for an SDXL base checkpoint (two text encoders under conditioner.embedders), "sd" otherwise; a refiner
+    (one OpenCLIP encoder under conditioner) is refused by name."""
+    if any(key.startswith("conditioner.embedders.1.") for key in keys):
+        return "xl"
+    if any(key.startswith("conditioner.embedders.0.model.") for key in keys):
+        raise ModelLoadError(f"{path} is an SDXL refiner checkpoint, which only refines other models' images: use an SDXL base "
+                             "checkpoint or a fine-tune of it")
+    return "sd"
+
+
 def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config: str | os.PathLike | None) -> DiffusionPipeline:
     """An original-layout (LDM) checkpoint; its configs come from `config` or, guessed from the weights, the hub."""
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), "pt"):
-            pass
+        with safe_open(str(path), "pt") as weights:
+            keys = list(weights.keys())
     except (SafetensorError, OSError) as error:
         raise ModelLoadError(f"{path}: not a readable .safetensors checkpoint ({error})") from None
     options = {}
@@ -187,7 +225,10 @@ def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config:
         if config_path.exists() and not (config_path / "model_index.json").exists():
             raise ModelLoadError(f"{config}: the config for a single-file checkpoint must be a diffusers model folder (no model_index.json)")
         options = {"config": str(config_path) if config_path.exists() else str(config)}
+    kind = _single_file_kind(path, keys)
     try:
+        if kind == "xl":
+            return StableDiffusionXLPipeline.from_single_file(str(path), torch_dtype=torch_dtype, **options)
         return StableDiffusionPipeline.from_single_file(str(path), torch_dtype=torch_dtype, **options, **extra)
     except OSError as error:  # the single-file loader fetches the model's config from the hub
         where = f"the config {str(config)!r}" if config is not None else "its base model's config"

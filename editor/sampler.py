@@ -20,12 +20,14 @@ from tqdm.auto import tqdm
 from editor.masks import MaskConfig, latent_mask, object_attention
 from inversion.direct import direct_offset
 from inversion.result import InversionResult
+from sd.conditioning import replace_pooled
 from sd.ddim import DDIM
+from sd.text import encoder_columns
 from sd.unet import guided_noise, model_output
 from suppression.attention import AttentionStore, StopForward, default_attention_factor, recorded_layers, recording_attention
 from suppression.config import SuppressionConfig
 from suppression.ito import optimize_embedding, step_sizes
-from suppression.swr import soft_weighted_regularization
+from suppression.swr import suppress_token_rows
 from suppression.tokens import TokenLayout
 
 
@@ -42,7 +44,7 @@ class Plan:
     """What one run of the loop does; the editor fills it for generation, reconstruction or removal."""
 
     steps: int
-    cond: torch.Tensor  # 1 x 77 x d prompt embedding, float32
+    cond: torch.Tensor  # 1 x 77 x d prompt embedding, float32 (SDXL: 1 x 78 x 2048 with its pooled row)
     unconds: list[torch.Tensor]  # per-step unconditional embeddings (null-text's, or the empty prompt's)
     guidance: float
     layout: TokenLayout | None = None  # None: no suppression, the suppressed branch is not run
@@ -50,6 +52,7 @@ class Plan:
     pivots: list[torch.Tensor] | None = None  # direct inversion: snap the original branch onto these
     mask: MaskConfig | None = None  # latent blending with the original branch in the late steps
     suppress: bool = True  # False: the targets' maps are recorded but no suppressed branch runs (its pixels are not used)
+    suppressed_pooled: torch.Tensor | None = None  # SDXL: the suppressed branch's pooled embedding (suppression/pooled.py)
 
     @classmethod
     def from_inversion(cls, inverted: InversionResult, cond: torch.Tensor, **kwargs) -> "Plan":
@@ -68,7 +71,8 @@ class Plan:
                 raise ValueError("photos run side by side need the same steps, guidance, prompt layout and settings")
         unconds = [torch.cat(step) for step in zip(*(plan.unconds for plan in plans))]
         pivots = None if first.pivots is None else [torch.cat(step) for step in zip(*(plan.pivots for plan in plans))]
-        return replace(first, cond=torch.cat([plan.cond for plan in plans]), unconds=unconds, pivots=pivots)
+        pooled = None if first.suppressed_pooled is None else torch.cat([plan.suppressed_pooled for plan in plans])
+        return replace(first, cond=torch.cat([plan.cond for plan in plans]), unconds=unconds, pivots=pivots, suppressed_pooled=pooled)
 
 
 class _MapTotals:
@@ -120,7 +124,7 @@ def run_branches_batch(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = Tru
     store = AttentionStore(recorded_layers(pipe.unet, factor))
     maps = _MapTotals(store, layout, (x_T.shape[-2] // factor, x_T.shape[-1] // factor), photos)
     etas = step_sizes(config.step_size, plan.steps)
-    c_swr = soft_weighted_regularization(plan.cond, layout.swr_positions(config.suppress_words_after), config.alpha) if suppressing else None
+    c_swr = swr_embedding(pipe, plan) if suppressing else None
     z = z_hat = x_T.float()
     recording = recording_attention(pipe.unet, store) if layout is not None else contextlib.nullcontext()
     with torch.no_grad(), recording:
@@ -158,6 +162,14 @@ def run_branches_batch(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = Tru
             suppressed_maps = maps.object_map("suppressed", plan.steps, b) if suppressing else None
             outputs.append(BranchOutput(z[row], z_hat[row], maps.object_map("original", plan.steps, b), suppressed_maps))
     return outputs
+
+
+def swr_embedding(pipe, plan: Plan) -> torch.Tensor:
+    """The suppressed branch's embedding before ITO: SWR on each text encoder's token rows, and SDXL's pooled row
+    suppressed too."""
+    rows = plan.layout.swr_positions(plan.config.suppress_words_after)
+    c_swr = suppress_token_rows(plan.cond, rows, plan.config.alpha, encoder_columns(pipe))
+    return c_swr if plan.suppressed_pooled is None else replace_pooled(c_swr, plan.suppressed_pooled)
 
 
 def resample(pipe, inverted: InversionResult, cond: torch.Tensor, callback: Callable[[dict], None] | None = None) -> torch.Tensor:

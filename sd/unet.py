@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import torch
 
+from sd.conditioning import unet_inputs
+
 
 def model_output(pipe, z: torch.Tensor, t, embeds: torch.Tensor) -> torch.Tensor:
     """One UNet forward on z (batch of embeds' size), run in the UNet's dtype, returned as float32.
 
     Gradients reach a float32 `embeds` through the cast, so ITO and null-text optimise in float32 while the weights
-    stay in their own dtype."""
+    stay in their own dtype. SDXL's embeddings carry their pooled row (sd/conditioning.py), split off here."""
     unet = pipe.unet
     weight = unet.conv_in.weight  # diffusers' unet.device / .dtype walk every module: too slow for a hot loop
     if embeds.shape[0] != z.shape[0]:  # the latents for each block of embeddings (guidance: [uncond..., cond...])
         z = z.repeat(embeds.shape[0] // z.shape[0], 1, 1, 1)
-    out = unet(z.to(device=weight.device, dtype=weight.dtype), t, encoder_hidden_states=embeds.to(device=weight.device, dtype=weight.dtype)).sample
+    tokens, extra = unet_inputs(unet, embeds.to(device=weight.device, dtype=weight.dtype), tuple(z.shape[-2:]), pipe.vae_scale_factor)
+    out = unet(z.to(device=weight.device, dtype=weight.dtype), t, encoder_hidden_states=tokens, **extra).sample
     return out.float()
 
 

@@ -26,6 +26,9 @@ class SuppressionConfig:
     # a causal encoder carries the target into every later word; SWR over those rows too removes a target that is
     # not last in the caption (toy model, target first: 0.50 -> 1.00 gone). False: the paper's target + [EOT] rows
     suppress_words_after: bool = True
+    # SDXL's pooled embedding (the whole prompt in one vector): "swr" suppresses it as the paper suppresses every [EOT]
+    # row, on the final hidden states it is pooled from (suppression/pooled.py); "keep" leaves the prompt's own
+    pooled: Literal["swr", "keep"] = "swr"
 
     def with_(self, **changes) -> "SuppressionConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -24,3 +24,13 @@ def soft_weighted_regularization(embeds: torch.Tensor, positions: Sequence[int],
     out = embeds.clone()
     out[..., index, :] = rebuilt.transpose(-1, -2).to(embeds.dtype)
     return out
+
+
+def suppress_token_rows(embeds: torch.Tensor, positions: Sequence[int], alpha: float, columns: Sequence[slice] = (slice(None),)) -> torch.Tensor:
+    """SWR on each text encoder's own columns: SDXL's token rows are CLIP ViT-L's 768 columns then OpenCLIP bigG's
+    1280, two embedding spaces of their own scale, and one SVD over both would let the larger one set the directions
+    that are shrunk. Rows past the 77 token rows (SDXL's pooled row) are left to suppression/pooled.py."""
+    out = embeds.clone()
+    for part in columns:
+        out[..., part] = soft_weighted_regularization(embeds[..., part], positions, alpha)
+    return out
