@@ -23,7 +23,7 @@ from benchmarks.toyworld.architecture import make_tokenizer
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}
 TINY_CHANNELS = 8  # the tiny models' first block width; later blocks double it at most once, as SD's 320/640/1280
-TINY_TEXT_WIDTH = 16  # each tiny text encoder's hidden size (and SDXL's pooled projection)
+TINY_TEXT_WIDTH = 16  # the tiny first text encoder's hidden size
 TINY_TIME_IDS = 8  # channels per SDXL size id in the tiny UNet (256 in SDXL)
 
 
@@ -41,15 +41,15 @@ def _tiny_widths(widths: list[int]) -> list[int]:
     return [TINY_CHANNELS * min(2, w // widths[0]) for w in widths]
 
 
-def _tiny_unet(config: dict, encoders: int = 1) -> dict:
+def _tiny_unet(config: dict, text_widths: list[int]) -> dict:
     """Same blocks, attention layout, projections and upcasting; a few channels, 16 x 16 latents. SDXL's added
     conditioning keeps its shape: 6 size ids of TINY_TIME_IDS channels each, then the tiny pooled embedding."""
     widths = _tiny_widths(config["block_out_channels"])
     heads = [max(1, w // 4) for w in widths] if isinstance(config["attention_head_dim"], list) else 2
     tiny = {**config, "block_out_channels": widths, "layers_per_block": 1, "attention_head_dim": heads, "norm_num_groups": 4,
-            "cross_attention_dim": TINY_TEXT_WIDTH * encoders, "sample_size": 16}
+            "cross_attention_dim": sum(text_widths), "sample_size": 16}
     if config.get("addition_embed_type") == "text_time":
-        tiny |= {"addition_time_embed_dim": TINY_TIME_IDS, "projection_class_embeddings_input_dim": 6 * TINY_TIME_IDS + TINY_TEXT_WIDTH}
+        tiny |= {"addition_time_embed_dim": TINY_TIME_IDS, "projection_class_embeddings_input_dim": 6 * TINY_TIME_IDS + text_widths[-1]}
     return tiny
 
 
@@ -58,9 +58,13 @@ def _tiny_vae(config: dict) -> dict:
             "sample_size": 16 * 2 ** (len(config["block_out_channels"]) - 1)}
 
 
-def _tiny_text_encoder(config: dict) -> dict:
-    return {**config, "hidden_size": TINY_TEXT_WIDTH, "intermediate_size": 32, "num_attention_heads": 2, "num_hidden_layers": 2,
-            "projection_dim": TINY_TEXT_WIDTH}
+def _tiny_text_encoders(configs: list[dict]) -> list[dict]:
+    """TINY_TEXT_WIDTH wide, a second encoder wider in the ratio of the real ones (SDXL: 1280 / 768 -> 26 / 16), as the
+    single-file loader and the per-encoder SWR columns tell the two apart by width."""
+    first = configs[0]["hidden_size"]
+    widths = [2 * round(TINY_TEXT_WIDTH * c["hidden_size"] / first / 2) for c in configs]
+    return [{**c, "hidden_size": w, "intermediate_size": 2 * w, "num_attention_heads": 2, "num_hidden_layers": 2, "projection_dim": w}
+            for c, w in zip(configs, widths)]
 
 
 def scheduler_of(name: str):
@@ -82,7 +86,8 @@ def build_pipeline(name: str, tiny: bool = False, seed: int = 0, device: str | t
     texts = [load_config(name, part) for part in (("text_encoder", "text_encoder_2") if xl else ("text_encoder",))]
     unet, vae = load_config(name, "unet"), load_config(name, "vae")
     if tiny:
-        unet, vae, texts = _tiny_unet(unet, len(texts)), _tiny_vae(vae), [_tiny_text_encoder(t) for t in texts]
+        texts = _tiny_text_encoders(texts)
+        unet, vae = _tiny_unet(unet, [t["hidden_size"] for t in texts]), _tiny_vae(vae)
     with torch.device(device):  # initialising 860 M parameters on a GPU takes a second, on a CPU a minute
         torch.manual_seed(seed)
         unet_model = UNet2DConditionModel.from_config(unet)

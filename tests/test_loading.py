@@ -330,3 +330,73 @@ def test_corrupt_safetensors_file_is_named_as_such(tmp_path):
 def test_config_applies_only_to_single_files(folder):
     with pytest.raises(ModelLoadError, match="single .safetensors"):
         load_pipeline(folder, device="cpu", config=folder)
+
+
+# -- SDXL single files: the UNet and VAE as above, CLIP ViT-L and OpenCLIP bigG under conditioner.embedders ---------
+
+OPEN_CLIP_TOP = {"text_model.embeddings.position_embedding.weight": "positional_embedding", "text_model.embeddings.token_embedding.weight":
+                 "token_embedding.weight", "text_model.final_layer_norm.weight": "ln_final.weight", "text_model.final_layer_norm.bias": "ln_final.bias"}  # fmt: skip
+OPEN_CLIP_LAYER = [("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"), ("mlp.fc2", "mlp.c_proj"), ("self_attn.out_proj", "attn.out_proj")]
+
+
+def open_clip_state_dict(encoder) -> dict[str, torch.Tensor]:
+    """A CLIPTextModelWithProjection's weights in OpenCLIP's layout (q, k, v in one in_proj; the projection transposed)."""
+    state, out = encoder.state_dict(), {}
+    for key, value in state.items():
+        if key in OPEN_CLIP_TOP:
+            out[OPEN_CLIP_TOP[key]] = value
+        elif key == "text_projection.weight":
+            out["text_projection"] = value.T
+        elif m := re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key):
+            layer, rest = m[1], m[2]
+            if rest.startswith("self_attn.q_proj."):
+                kind = rest.rsplit(".", 1)[1]
+                parts = [state[f"text_model.encoder.layers.{layer}.self_attn.{p}_proj.{kind}"] for p in "qkv"]
+                out[f"transformer.resblocks.{layer}.attn.in_proj_{kind}"] = torch.cat(parts)
+            elif not rest.startswith(("self_attn.k_proj.", "self_attn.v_proj.")):
+                out[f"transformer.resblocks.{layer}.{_rename(rest, OPEN_CLIP_LAYER)}"] = value
+    return out
+
+
+def ldm_xl_state_dict(pipe) -> dict[str, torch.Tensor]:
+    """The pipeline's weights as one original-layout SDXL checkpoint (Stability-AI/generative-models' key names)."""
+    added = {"add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2."}
+    out = {}
+    for key, value in pipe.unet.state_dict().items():
+        prefix = next((p for p in added if key.startswith(p)), None)
+        new = added[prefix] + key[len(prefix):] if prefix else ldm_unet_key(key, pipe.unet.config)
+        out["model.diffusion_model." + new] = value
+    n = len(pipe.vae.config.block_out_channels)
+    for key, value in pipe.vae.state_dict().items():
+        new = ldm_vae_key(key, n)
+        out["first_stage_model." + new] = value[:, :, None, None] if ".mid.attn_1." in new and value.ndim == 2 else value
+    for key, value in pipe.text_encoder.state_dict().items():
+        out["conditioner.embedders.0.transformer.text_model." + key.removeprefix("text_model.")] = value
+    for key, value in open_clip_state_dict(pipe.text_encoder_2).items():
+        out["conditioner.embedders.1.model." + key] = value
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def xl_reference():
+    from benchmarks.real_configs import build_pipeline
+
+    return build_pipeline("sdxl", tiny=True)
+
+
+def test_sdxl_single_file_round_trip_with_a_local_config(xl_reference, tmp_path):
+    xl_reference.save_pretrained(tmp_path / "config", safe_serialization=True)
+    save_file(ldm_xl_state_dict(xl_reference), str(tmp_path / "tiny-sdxl.safetensors"))
+    pipe = load_pipeline(tmp_path / "tiny-sdxl.safetensors", device="cpu", dtype="float32", config=tmp_path / "config")
+    assert type(pipe).__name__ == "StableDiffusionXLPipeline"
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        assert same_weights(getattr(pipe, name), getattr(xl_reference, name)), name
+    assert torch.equal(encode_prompt(pipe, "a red circle"), encode_prompt(xl_reference, "a red circle"))
+    assert pipe.tokenizer_2.pad_token == "!" and type(pipe.scheduler).__name__ == "EulerDiscreteScheduler"
+
+
+def test_sdxl_refiners_are_named_and_refused(xl_reference, tmp_path):
+    refiner = {f"conditioner.embedders.0.model.{k}": v for k, v in open_clip_state_dict(xl_reference.text_encoder_2).items()}
+    save_file({k: v.contiguous() for k, v in refiner.items()}, str(tmp_path / "refiner.safetensors"))
+    with pytest.raises(ModelLoadError, match="SDXL refiner"):
+        load_pipeline(tmp_path / "refiner.safetensors", device="cpu")
