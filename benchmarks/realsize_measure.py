@@ -66,7 +66,7 @@ class RssSampler:
 @dataclass
 class ModelRow:
     model: str
-    pixels: int  # the model's native size
+    pixels: int  # the working size: the model's native size unless --size says otherwise
     attention_map: str  # the cross-attention resolution the method reads
     unet_parameters_m: float
     build_seconds: float
@@ -104,11 +104,16 @@ def _calls_at(steps: int, model: str, iterations: int) -> UNetCalls:
     return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False).unet_calls
 
 
-def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS) -> ModelRow:
+def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS, size: int | None = None) -> ModelRow:
+    """One model's row; `size` pixels instead of the model's own (photos are resized to it, as to the native size)."""
     started = time.perf_counter()
     editor = Editor(build_pipeline(model, tiny=tiny))
     build = time.perf_counter() - started
     unet = editor.pipe.unet
+    if size is not None:
+        if size % editor.size_multiple:
+            raise SystemExit(f"--size {size}: use a multiple of {editor.size_multiple} for {model}")
+        unet.register_to_config(sample_size=size // editor.pipe.vae_scale_factor)
     factor = default_attention_factor(unet)
     latent = unet.config.sample_size
     forward, forward_backward = _time_unet(editor)

@@ -67,6 +67,10 @@ def test_realsize_and_gpu_benchmarks_run_at_tiny_size(tmp_path):
     assert row["attention_map"] == "4x4" and set(row["presets"]) == {"reference", "fast"}
     assert set(row["presets"]["reference"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode", "fill"}
     assert row["reference_extrapolated_calls"]["backwards"] > 0 and row["reference_extrapolated_seconds"] >= 0
+    # SDXL at another working size than its own, as its real-size row is measured
+    realsize.main(["--tiny", "--models", "sdxl", "--size", "96", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "x.json")])
+    (row,) = json.loads((tmp_path / "x.json").read_text())["rows"]
+    assert (row["pixels"], row["attention_map"]) == (96, "3x3") and row["presets"]["reference"]["unet_calls"]["backwards"] > 0
     gpu.main(["--tiny", "--device", "cpu", "--dtype", "float32", "--steps", "2", "--models", "sd15", "--json", str(tmp_path / "g.json")])
     runs = [r["run"] for r in json.loads((tmp_path / "g.json").read_text())["rows"]]
     assert runs == ["generate", "preset reference", "preset quality", "preset fast", "preset fast + attention-slicing", "preset fast + vae-slicing", "preset fast + vae-tiling"]
@@ -146,3 +150,12 @@ def test_row_names_with_a_comma_can_be_chosen():
     assert parse(both) == ["removal: preset fast, fill model (the suppressed branch runs)", "removal: preset fast"]
     with pytest.raises(argparse.ArgumentTypeError, match="unknown row 'fill'"):
         parse("removal: preset fast,fill")
+
+
+def test_sdxl_pooled_benchmark_sees_swr_take_the_target_out():
+    from benchmarks import sdxl_pooled
+
+    rows = {row["pooled"]: row for row in sdxl_pooled.measure(4)}
+    assert rows["keep"]["norm_vs_keep"] == 1.0 and rows["re-encoded"]["cosine_with_the_rest"] == pytest.approx(1.0)
+    # the toy world's trained encoder: the prompt's pooled vector is mostly its last object, SWR's keeps almost nothing
+    assert rows["keep"]["cosine_with_target"] > 0.5 and abs(rows["swr"]["cosine_with_target"]) < 0.1
