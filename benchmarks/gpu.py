@@ -1,7 +1,8 @@
 """Real-size float16 on a GPU: seconds per image and peak VRAM of plain generation, each preset and each low-memory
-option, for SD 1.5 (512 px) and SD 2.1 (768 px, v-prediction) built from their published configs with random weights.
+option, for SD 1.5 (512 px), SD 2.1 (768 px, v-prediction) and SDXL (1024 px) built from their published configs with
+random weights.
 
-    python -m benchmarks.gpu [--models sd15,sd21] [--steps N] [--json PATH]
+    python -m benchmarks.gpu [--models sd15,sd21,sdxl] [--steps N] [--json PATH]
     python -m benchmarks.gpu --tiny --device cpu --dtype float32   # the same code in seconds (CI smoke test)
 
 Goal: SD 1.5, reference preset (fill model: ITO's backward), float16, peak VRAM <= 8 GB (the reference code needs about 17 GB). Random weights: the
@@ -24,7 +25,7 @@ from cli import MEMORY_OPTIONS
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=f"models: {', '.join(MODELS)}; low-memory options: {', '.join(MEMORY_OPTIONS)}")
-    parser.add_argument("--models", type=model_list, default="sd15,sd21", help="comma-separated configurations (default sd15,sd21)")
+    parser.add_argument("--models", type=model_list, default="sd15,sd21,sdxl", help="comma-separated configurations (default sd15,sd21,sdxl)")
     parser.add_argument("--steps", type=int, help="steps of every run (default: 50 for generation, reference and quality, the fast preset's own 40)")
     parser.add_argument("--device", default="cuda", help="default cuda")
     parser.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"], help="default float16")

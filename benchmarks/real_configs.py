@@ -19,6 +19,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 
 from benchmarks.options import MODELS
 from benchmarks.toyworld.architecture import make_tokenizer
+from editor.loading import upcast_vae_if_it_overflows
 
 CONFIGS = Path(__file__).parent / "configs"
 BASES = {"finetune-dpmpp-2m-karras": "sd15", "finetune-euler-ancestral": "sd15", "finetune-unipc": "sd15"}
@@ -105,6 +106,8 @@ def build_pipeline(name: str, tiny: bool = False, seed: int = 0, device: str | t
                   tokenizer=make_tokenizer(load_config(name, "tokenizer")["pad_token"]))
     if xl:
         pipeline = load_config(name, "pipeline")
-        return StableDiffusionXLPipeline(**common, text_encoder_2=text_models[1], tokenizer_2=make_tokenizer(load_config(name, "tokenizer_2")["pad_token"]),
+        pipe = StableDiffusionXLPipeline(**common, text_encoder_2=text_models[1], tokenizer_2=make_tokenizer(load_config(name, "tokenizer_2")["pad_token"]),
                                          force_zeros_for_empty_prompt=pipeline["force_zeros_for_empty_prompt"])
+        upcast_vae_if_it_overflows(pipe)  # as loading a real SDXL checkpoint in float16 does
+        return pipe
     return StableDiffusionPipeline(**common, safety_checker=None, feature_extractor=None, requires_safety_checker=False)

@@ -16,7 +16,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from editor.checks import check_fill, check_guidance, check_seed, check_steps
-from editor.loading import DEFAULT_MODEL, load_pipeline
+from editor.loading import DEFAULT_MODEL, load_pipeline, upcast_vae_if_it_overflows
 from editor.fill import fill_from_surroundings
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
 from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
@@ -83,6 +83,7 @@ class Editor:
         for module in (pipe.unet, pipe.vae, pipe.text_encoder, getattr(pipe, "text_encoder_2", None)):
             if module is not None:
                 module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
+        upcast_vae_if_it_overflows(pipe)  # a float16 SDXL pipeline built by the caller, not by load_pipeline
         self._last_inversion = None  # (key, InversionResult) of the latest photo
         self._last_branches = None  # (key, BranchOutput) of the latest removal: another fill or mask of it is instant
         self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
@@ -302,8 +303,9 @@ class Editor:
         config = (config or settings.suppression).with_(**options)
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)
         removal = _Removal(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
-                           config, mask or MaskConfig(), blend, fill, settings.null_text_iterations,
-                           suppressed_pooled(self.pipe, prompt, layout, config))
+                           config, mask or MaskConfig(), blend, fill, settings.null_text_iterations)
+        if removal.suppress:  # SDXL: the suppressed branch's pooled embedding, for the only removals that run that branch
+            removal = replace(removal, suppressed_pooled=suppressed_pooled(self.pipe, prompt, layout, config))
         self._check_prompt(prompt)
         self._warn_if_not_last(prompt, targets, config)
         return removal

@@ -152,7 +152,7 @@ def load_pipeline(
     else:
         pipe = _from_hub(model, torch_dtype, allow_unsafe_pickle, extra)
     _check_supported(pipe, model)
-    _upcast_vae_if_it_overflows(pipe)
+    upcast_vae_if_it_overflows(pipe)
     if "offload" not in memory:
         pipe = pipe.to(device)
     apply_memory_options(pipe, memory, device)
@@ -176,7 +176,7 @@ def _check_supported(pipe: DiffusionPipeline, model: str) -> None:
                              f"{', '.join(missing)}): unwant edits with those")
 
 
-def _upcast_vae_if_it_overflows(pipe: DiffusionPipeline) -> None:
+def upcast_vae_if_it_overflows(pipe: DiffusionPipeline) -> None:
     """SDXL's VAE overflows in float16 (black or NaN images) and its config says so (force_upcast): it runs in float32,
     as diffusers' SDXL pipeline does; a fixed VAE saved in the folder (madebyollin/sdxl-vae-fp16-fix) clears the flag."""
     vae = pipe.vae
