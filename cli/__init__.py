@@ -104,6 +104,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
       edit photos/ --remove watermark -o cleaned/     # only where it is; report.jsonl says what was done
       edit --prompt "a man without glasses" -o man.png
       edit photo.jpg --reconstruct --inversion direct
+      unwant serve --model toyworld                   # the same in a web page (needs unwant[web])
     """
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # optional-dependency notices are not for our users
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
@@ -123,5 +124,44 @@ def main(inputs: tuple[Path, ...], **options) -> None:
         sys.exit(1)
 
 
+@click.command("serve", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or 'toyworld' (ships with unwant).")
+@click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens the page to your network.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to listen on.")
+@click.option("--device", help="cuda, mps or cpu (default: the first available).")
+@click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")
+@click.option("--low-memory", "memory", multiple=True, type=click.Choice(MEMORY_OPTIONS), help="Memory savers (offload: CUDA only); repeat to combine.")
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True, help="Refuse larger uploads.")
+@click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
+@click.option("-q", "--quiet", is_flag=True, help="No log lines but the address.")
+def serve_command(model: str, model_config: str | None, host: str, port: int, device: str | None, dtype: str | None,
+                  memory: tuple[str, ...], max_upload_mb: int, allow_unsafe_pickle: bool, quiet: bool) -> None:
+    """A web page for removal and generation: upload a photo, type what to remove, see input | mask | result.
+
+    \b
+      unwant serve --model toyworld        # then open http://localhost:7860
+    """
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        _fail('the web page needs Gradio, which is not installed: pip install "unwant[web]"')
+    from web.server import serve
+
+    serve(model, host, port, device=device, dtype=dtype, memory=memory, max_upload_mb=max_upload_mb,
+          config=model_config, allow_unsafe_pickle=allow_unsafe_pickle)
+
+
+def entry() -> None:
+    """`edit ...` / `unwant ...`, and `unwant serve ...` for the web page (a file or folder named "serve" is an input)."""
+    if sys.argv[1:2] == ["serve"] and not Path("serve").exists():
+        serve_command.main(args=sys.argv[2:], prog_name=f"{Path(sys.argv[0]).name} serve")
+    else:
+        main()
+
+
 if __name__ == "__main__":
-    main()
+    entry()

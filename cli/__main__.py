@@ -1,0 +1,5 @@
+"""`python -m cli ...`: the `edit` / `unwant` command from a checkout."""
+
+from cli import entry
+
+entry()

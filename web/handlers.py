@@ -1,0 +1,81 @@
+"""What the page's buttons do: the Editor's calls with the page's fields, and the files the page offers for download.
+
+No web framework here: these take and return plain values, so the same code serves the page, its API and the tests.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from editor import Editor
+from editor.figures import attention_figure
+from editor.masks import MaskConfig
+from editor.photo_io import photo_from_any
+from editor.writing import write_image
+from sd.errors import UnwantError
+
+PRESET_INVERSION = "the preset's"  # the inversion field's first choice: what the chosen preset runs
+
+
+@dataclass
+class RemovalOutput:
+    photo: Image.Image  # the upload as the model reads it: upright, RGB
+    mask: Image.Image  # where the object was, white
+    result: Image.Image
+    attention: Image.Image  # the target's cross-attention, original branch (| suppressed branch when it ran)
+    download: Path  # the result as PNG, with the upload's metadata
+
+
+@dataclass
+class GenerationOutput:
+    image: Image.Image
+    download: Path
+    seed: int
+
+
+def parse_targets(text: str | None) -> list[str]:
+    """"glasses, hat" -> ["glasses", "hat"]: commas (or semicolons) separate the objects to remove."""
+    return [part.strip() for part in re.split(r"[,;]", text or "") if part.strip()]
+
+
+def _work_folder(root: Path) -> Path:
+    """A fresh folder per request: two people downloading at once never get each other's files."""
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=root))
+
+
+def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str | None, preset: str, *, root: Path,
+                   seed: int | None = None, steps: int | None = None, mask_threshold: float | None = None, fill: str = "repaint",
+                   inversion: str | None = None) -> RemovalOutput:
+    """Editor.remove on an uploaded file with the page's settings; an empty field means the default."""
+    if not photo:
+        raise UnwantError("no photo yet: drop one on the photo box, paste one, or pick an example below")
+    names = parse_targets(targets)
+    if not names:
+        raise UnwantError("type what to remove in 'Remove' (several: glasses, hat)")
+    try:
+        source = photo_from_any(photo)  # one clear line for a file that is not a photo, or is too large
+    except UnwantError as error:  # named as the user knows it, not by the server's upload folder
+        raise UnwantError(str(error).replace(str(photo), Path(photo).name)) from None
+    mask = MaskConfig() if mask_threshold is None else MaskConfig(threshold=float(mask_threshold))
+    result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=seed, preset=preset,
+                           inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,
+                           steps=None if steps in (None, "") else int(steps), fill=fill, mask=mask, progress=True)
+    download = write_image(result.image, _work_folder(root) / f"{Path(photo).stem}.edited.png")
+    attention = attention_figure(np.asarray(result.attention), None if result.suppressed_attention is None else np.asarray(result.suppressed_attention))
+    return RemovalOutput(source.rgb, result.mask.convert("RGB"), result.image, attention, download)
+
+
+def generate_in_page(editor: Editor, prompt: str, *, root: Path, seed: int | None = None, steps: int | None = None) -> GenerationOutput:
+    """Editor.generate: the objects the prompt negates ("a cat without a collar") are suppressed."""
+    if not (prompt or "").strip():
+        raise UnwantError("type a prompt, such as 'a red circle without a blue square'")
+    result = editor.generate(prompt.strip(), seed=None if seed in (None, "") else int(seed), steps=50 if steps in (None, "") else int(steps), progress=True)
+    download = write_image(result.image, _work_folder(root) / f"generated-{result.seed}.png")
+    return GenerationOutput(result.image, download, result.seed)

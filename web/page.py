@@ -1,0 +1,149 @@
+"""The page: a Gradio Blocks app over one Editor, with a removal tab and a generation tab.
+
+Every edit goes through one queue ("device"): one at a time on the model, the others wait and see their place.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image, UnidentifiedImageError
+
+from editor import Editor
+from editor.fill import FILLS
+from editor.presets import PRESETS
+from inversion import METHODS
+from sd.errors import UnwantError
+from web.handlers import PRESET_INVERSION, generate_in_page, remove_in_page
+
+log = logging.getLogger("unwant")
+
+EXAMPLES = Path(__file__).parent / "examples"  # three toy-world scenes, for --model toyworld
+QUEUE = "device"  # the one queue both tabs share
+QUEUE_SIZE = 32  # edits waiting at most; the next one is told the page is busy
+
+
+class PhotoBox(gr.Image):
+    """gr.Image that hands over the uploaded file as it is (its metadata and mode kept), and names a file that is
+    not an image in one line instead of failing inside Gradio."""
+
+    def get_block_name(self) -> str:  # the same widget in the browser as gr.Image
+        return "image"
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise gr.Error(f"{name} is not an image unwant can read ({type(error).__name__}): upload a JPEG, PNG, WebP, BMP or TIFF photo",
+                           print_exception=False) from None
+
+
+# the Editor's messages name the command line's options; the page has fields
+FIELD_NAMES = {"--prompt": "the caption", "--remove TARGET": "what to remove in 'Remove'", "--remove": "'Remove'"}
+
+
+def _for_the_page(message: str) -> str:
+    for option, field in FIELD_NAMES.items():
+        message = message.replace(option, field)
+    return message
+
+
+def _in_page(call: Callable) -> Callable:
+    """Run a handler; whatever goes wrong becomes one message in the page, never a traceback."""
+
+    @functools.wraps(call)  # Gradio reads the handler's signature for its progress tracker
+    def run(*args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except UnwantError as error:
+            raise gr.Error(_for_the_page(str(error)), print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception as error:  # a bug: one line in the page, the traceback in the server's console
+            log.exception("unexpected error in the page")
+            raise gr.Error(f"unexpected {type(error).__name__}: {error} (the server's console has the details; please report it)",
+                           print_exception=False) from None
+
+    return run
+
+
+def _examples() -> list[list[str]]:
+    return [[str(EXAMPLES / e["file"]), e["remove"], e["caption"]] for e in json.loads((EXAMPLES / "examples.json").read_text())]
+
+
+def build_page(editor: Editor | None, model: str, work: Path, load_error: str | None = None, examples: bool = False) -> gr.Blocks:
+    """The page for `editor` (None with `load_error`: the page says why and every button repeats it)."""
+
+    def needs_model():
+        if editor is None:
+            raise UnwantError(f"the model {model!r} could not be loaded: {load_error}")
+        return editor
+
+    @_in_page
+    def remove(photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion, progress=gr.Progress(track_tqdm=True)):
+        out = remove_in_page(needs_model(), photo, targets, caption, preset, root=work / "results", seed=seed, steps=steps,
+                             mask_threshold=mask_threshold, fill=fill, inversion=inversion)
+        return out.photo, out.mask, out.result, out.attention, str(out.download)
+
+    @_in_page
+    def generate(prompt, seed, steps, progress=gr.Progress(track_tqdm=True)):
+        out = generate_in_page(needs_model(), prompt, root=work / "results", seed=seed, steps=steps)
+        return out.image, str(out.download), out.seed
+
+    with gr.Blocks(title="unwant", analytics_enabled=False) as page:
+        gr.Markdown(f"# unwant\nRemove a named object from a photo, or generate an image without it. Model: `{model}`.")
+        if load_error:
+            gr.Markdown(f"**The model could not be loaded.** {load_error}", elem_id="load-error")
+        with gr.Tab("Remove"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    photo = PhotoBox(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="photo")
+                    targets = gr.Textbox(label="Remove", placeholder="glasses    (several: glasses, hat)", elem_id="targets")
+                    caption = gr.Textbox(label="Caption (optional, names the object too)", placeholder="a man with glasses", elem_id="caption")
+                    preset = gr.Radio(list(PRESETS), value="quality", label="Preset",
+                                      info="quality: 50 steps; fast: 40; reference: the paper's null-text inversion (slow)")
+                    with gr.Accordion("Advanced", open=False):
+                        seed = gr.Number(value=None, precision=0, label="Seed (recorded; removal is deterministic)")
+                        steps = gr.Number(value=None, precision=0, minimum=1, maximum=1000, label="Steps (empty: the preset's)")
+                        mask_threshold = gr.Slider(0.05, 0.95, value=0.3, step=0.05, label="Mask threshold (share of the attention's peak)")
+                        fill = gr.Radio(list(FILLS), value="repaint", label="Fill where the object was")
+                        inversion = gr.Dropdown([PRESET_INVERSION, *METHODS], value=PRESET_INVERSION, label="Inversion")
+                    run = gr.Button("Remove", variant="primary", elem_id="remove-button")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        shown = gr.Image(label="Input", format="png", buttons=["download"], interactive=False)
+                        mask = gr.Image(label="Mask", format="png", buttons=["download"], interactive=False)
+                        result = gr.Image(label="Result", format="png", buttons=["download"], interactive=False, elem_id="result")
+                    attention = gr.Image(label="Attention of the target (original | suppressed branch)", format="png", buttons=["download"], interactive=False)
+                    download = gr.File(label="Result as PNG (the photo's metadata kept)", elem_id="download")
+            if examples:
+                gr.Examples(_examples(), inputs=[photo, targets, caption], label="Toy-world scenes")
+            run.click(remove, [photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion],
+                      [shown, mask, result, attention, download], api_name="remove", concurrency_id=QUEUE, concurrency_limit=1)
+        with gr.Tab("Generate"):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    prompt = gr.Textbox(label="Prompt", placeholder="a red circle without a blue square",
+                                        info="'without X' or 'no X' is suppressed, not just left out", elem_id="prompt")
+                    gen_seed = gr.Number(value=None, precision=0, label="Seed (empty: a new one)")
+                    gen_steps = gr.Number(value=50, precision=0, minimum=1, maximum=1000, label="Steps")
+                    gen_run = gr.Button("Generate", variant="primary", elem_id="generate-button")
+                with gr.Column(scale=2):
+                    image = gr.Image(label="Image", format="png", buttons=["download"], interactive=False)
+                    gen_download = gr.File(label="Image as PNG")
+                    used_seed = gr.Number(label="Seed used", interactive=False)
+            gen_run.click(generate, [prompt, gen_seed, gen_steps], [image, gen_download, used_seed], api_name="generate",
+                          concurrency_id=QUEUE, concurrency_limit=1)
+    page.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    return page
+
+
+def example_image(index: int = 0) -> Image.Image:
+    """One of the shipped example scenes (tests and the README's screenshot use them)."""
+    return Image.open(_examples()[index][0])

@@ -1,0 +1,57 @@
+"""`unwant serve`: one model in memory, the page on this machine only unless told otherwise, nothing sent anywhere.
+
+Uploads and results live in one temporary folder, removed when the server stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("unwant")
+
+# Gradio's own usage statistics and version check, and the hub's telemetry: off before either is imported
+PRIVATE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1", "GRADIO_SSR_MODE": "False"}
+# system fonts: Gradio's default theme fetches its fonts from Google, which an offline page cannot reach
+SYSTEM_FONTS = (["ui-sans-serif", "system-ui", "sans-serif"], ["ui-monospace", "SFMono-Regular", "monospace"])
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve(model: str, host: str = "127.0.0.1", port: int = 7860, *, device: str | None = None, dtype: str | None = None,
+          memory: tuple[str, ...] = (), max_upload_mb: int = 50, **load_options) -> None:
+    """Load `model`, start the page and block until Ctrl-C; a model that fails to load is said on the page."""
+    for key, value in PRIVATE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    work = Path(tempfile.mkdtemp(prefix="unwant-serve-"))
+    os.environ["GRADIO_TEMP_DIR"] = str(work / "uploads")  # Gradio reads it when it stores an upload
+    signal.signal(signal.SIGTERM, _stop)  # `kill` and service managers stop with SIGTERM: clean up as Ctrl-C does
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests to itself
+    try:
+        import gradio as gr
+
+        from editor import Editor
+        from sd.errors import UnwantError
+        from web.page import build_page
+
+        editor, load_error = None, None
+        try:
+            editor = Editor.from_pretrained(model, device=device, dtype=dtype, memory=memory, **load_options)
+        except UnwantError as error:
+            load_error = str(error)
+            log.error("error: %s (the page will say so)", error)
+        page = build_page(editor, model, work, load_error, examples=model == "toyworld")
+        where = "this machine only; --host 0.0.0.0 shares it on your network" if host in LOCAL_HOSTS else "open to your network"
+        log.warning("unwant: serving %s at http://%s:%d (%s); Ctrl-C stops it", model, "localhost" if host in LOCAL_HOSTS else host, port, where)
+        theme = gr.themes.Default(font=SYSTEM_FONTS[0], font_mono=SYSTEM_FONTS[1])
+        page.launch(server_name=host, server_port=port, share=False, quiet=True, show_error=False, max_file_size=f"{max_upload_mb}mb",
+                    ssr_mode=False, footer_links=[], theme=theme)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _stop(signum, frame) -> None:
+    raise SystemExit(0)
