@@ -149,10 +149,14 @@ def serve_command(model: str, model_config: str | None, host: str, port: int, de
         import gradio  # noqa: F401
     except ImportError:
         _fail('the web page needs Gradio, which is not installed: pip install "unwant[web]"')
+    from sd.errors import UnwantError
     from web.server import serve
 
-    serve(model, host, port, device=device, dtype=dtype, memory=memory, max_upload_mb=max_upload_mb,
-          config=model_config, allow_unsafe_pickle=allow_unsafe_pickle)
+    try:
+        serve(model, host, port, device=device, dtype=dtype, memory=memory, max_upload_mb=max_upload_mb,
+              config=model_config, allow_unsafe_pickle=allow_unsafe_pickle)
+    except UnwantError as error:
+        _fail(str(error))
 
 
 def entry() -> None:

@@ -1,4 +1,4 @@
-"""Imports run one way: sd <- inversion, suppression, presence <- editor <- cli; benchmarks and tests sit on top of them all."""
+"""Imports run one way: sd <- inversion, suppression, presence <- editor <- web <- cli; benchmarks and tests sit on top of them all."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # package -> top-level packages of ours it must never import
 FORBIDDEN = {
-    "sd": {"inversion", "suppression", "presence", "editor", "cli", "benchmarks"},
-    "inversion": {"editor", "cli", "benchmarks"},
-    "suppression": {"editor", "cli", "benchmarks"},
-    "presence": {"inversion", "suppression", "editor", "cli", "benchmarks"},
-    "editor": {"click", "cli", "benchmarks"},
+    "sd": {"inversion", "suppression", "presence", "editor", "cli", "web", "benchmarks"},
+    "inversion": {"editor", "cli", "web", "benchmarks"},
+    "suppression": {"editor", "cli", "web", "benchmarks"},
+    "presence": {"inversion", "suppression", "editor", "cli", "web", "benchmarks"},
+    "editor": {"click", "gradio", "cli", "web", "benchmarks"},
+    "web": {"click", "cli", "benchmarks"},  # a front over editor, as cli is; cli starts it
 }
 
 

@@ -55,7 +55,7 @@ def test_the_page_gives_the_bytes_the_api_gives(client, toy_pipe, tmp_path):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("not an image", "README.md is not an image unwant can read"),
+    ("not an image", "README.md: not an image file"),
     ("target not in the caption", "'hat' is not in the prompt"),
     ("no target", "type what to remove"),
 ])
@@ -89,12 +89,29 @@ def test_the_server_binds_this_machine_and_says_so(server):
 
 
 def test_a_model_that_fails_to_load_is_said_on_the_page_and_nothing_is_left(tmp_path):
-    broken = Server(str(tmp_path / "no-such-model"), tmp_path)
+    broken = Server(str(tmp_path / "no-such-model"), tmp_path, "--max-upload-mb", "1")
     try:
         client = Client(broken.url, verbose=False, download_files=str(tmp_path / "downloads"))
         with pytest.raises(Exception, match="could not be loaded: .*no such file or folder"):
             client.predict(*removal(), api_name="/remove")  # an upload the server stored
         assert list(tmp_path.glob("unwant-serve-*/uploads/*"))
+        large = tmp_path / "large.png"
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8)).save(large)  # 1.9 MB
+        with pytest.raises(Exception, match="(?i)maximum|too large|exceeds"):
+            client.predict(*removal(large), api_name="/remove")
     finally:
         assert broken.stop() == 0
     assert not list(tmp_path.glob("unwant-serve-*"))  # the uploads went with the server
+    assert "Traceback" not in broken.output()
+
+
+def test_a_port_in_use_is_one_line(server):
+    import subprocess
+    import sys
+
+    from web_server import ROOT
+
+    taken = subprocess.run([sys.executable, "-m", "cli", "serve", "--model", "toyworld", "--port", str(server.port), "--device", "cpu", "--quiet"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert taken.returncode == 2 and "Traceback" not in taken.stderr
+    assert f"cannot listen on 127.0.0.1:{server.port}" in taken.stderr and "--port N" in taken.stderr

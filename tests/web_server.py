@@ -23,12 +23,12 @@ def free_port() -> int:
 class Server:
     """A running `unwant serve --model MODEL`; `.url`, `.output()` (what it printed), `.stop()` (SIGTERM, as `kill`)."""
 
-    def __init__(self, model: str, tmp: Path, *extra: str, timeout: float = 180):
+    def __init__(self, model: str, tmp: Path, *extra: str, timeout: float = 180, threads: int | None = 1):
         self.port, self.tmp = free_port(), tmp
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = tmp / "server.log"
         # one thread, as the tests' own Editor: the same pixels; TMPDIR: the server's temporary folder is seen here
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1", **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with open(self.log, "w") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--model", model, "--port", str(self.port), "--device", "cpu", *extra],
                                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -52,8 +52,10 @@ def _work_folder(root: Path) -> Path:
 
 def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str | None, preset: str, *, root: Path,
                    seed: int | None = None, steps: int | None = None, mask_threshold: float | None = None, fill: str = "repaint",
-                   inversion: str | None = None) -> RemovalOutput:
-    """Editor.remove on an uploaded file with the page's settings; an empty field means the default."""
+                   inversion: str | None = None, name: str | None = None) -> RemovalOutput:
+    """Editor.remove on an uploaded file with the page's settings; an empty field means the default. `name`: what the
+    user calls the file (errors and the download say it instead of the server's upload path)."""
+    name = name or (Path(photo).name if photo else None)
     if not photo:
         raise UnwantError("no photo yet: drop one on the photo box, paste one, or pick an example below")
     names = parse_targets(targets)
@@ -62,12 +64,12 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
     try:
         source = photo_from_any(photo)  # one clear line for a file that is not a photo, or is too large
     except UnwantError as error:  # named as the user knows it, not by the server's upload folder
-        raise UnwantError(str(error).replace(str(photo), Path(photo).name)) from None
+        raise UnwantError(str(error).replace(str(photo), name)) from None
     mask = MaskConfig() if mask_threshold is None else MaskConfig(threshold=float(mask_threshold))
-    result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=seed, preset=preset,
+    result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=None if seed in (None, "") else int(seed), preset=preset,
                            inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,
                            steps=None if steps in (None, "") else int(steps), fill=fill, mask=mask, progress=True)
-    download = write_image(result.image, _work_folder(root) / f"{Path(photo).stem}.edited.png")
+    download = write_image(result.image, _work_folder(root) / f"{Path(name).stem}.edited.png")
     attention = attention_figure(np.asarray(result.attention), None if result.suppressed_attention is None else np.asarray(result.suppressed_attention))
     return RemovalOutput(source.rgb, result.mask.convert("RGB"), result.image, attention, download)
 

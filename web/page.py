@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from editor import Editor
 from editor.fill import FILLS
@@ -26,22 +26,6 @@ log = logging.getLogger("unwant")
 EXAMPLES = Path(__file__).parent / "examples"  # three toy-world scenes, for --model toyworld
 QUEUE = "device"  # the one queue both tabs share
 QUEUE_SIZE = 32  # edits waiting at most; the next one is told the page is busy
-
-
-class PhotoBox(gr.Image):
-    """gr.Image that hands over the uploaded file as it is (its metadata and mode kept), and names a file that is
-    not an image in one line instead of failing inside Gradio."""
-
-    def get_block_name(self) -> str:  # the same widget in the browser as gr.Image
-        return "image"
-
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            name = getattr(payload, "orig_name", None) or "the upload"
-            raise gr.Error(f"{name} is not an image unwant can read ({type(error).__name__}): upload a JPEG, PNG, WebP, BMP or TIFF photo",
-                           print_exception=False) from None
 
 
 # the Editor's messages name the command line's options; the page has fields
@@ -73,6 +57,16 @@ def _in_page(call: Callable) -> Callable:
     return run
 
 
+def uploaded(payload) -> tuple[str | None, str | None]:
+    """(path on the server, the name the user knows it by) of an image field's raw value."""
+    if not payload:
+        return None, None
+    if isinstance(payload, str):
+        return payload, Path(payload).name
+    data = payload if isinstance(payload, dict) else vars(payload)
+    return data.get("path"), data.get("orig_name") or Path(data.get("path") or "photo").name
+
+
 def _examples() -> list[list[str]]:
     return [[str(EXAMPLES / e["file"]), e["remove"], e["caption"]] for e in json.loads((EXAMPLES / "examples.json").read_text())]
 
@@ -87,8 +81,10 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
 
     @_in_page
     def remove(photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion, progress=gr.Progress(track_tqdm=True)):
-        out = remove_in_page(needs_model(), photo, targets, caption, preset, root=work / "results", seed=seed, steps=steps,
-                             mask_threshold=mask_threshold, fill=fill, inversion=inversion)
+        """Inputs arrive as sent (preprocess=False): the upload is read by unwant's own photo reader, whose errors name it."""
+        path, name = uploaded(photo)
+        out = remove_in_page(needs_model(), path, targets, caption, preset, root=work / "results", seed=seed, steps=steps,
+                             mask_threshold=mask_threshold, fill=fill, inversion=inversion, name=name)
         return out.photo, out.mask, out.result, out.attention, str(out.download)
 
     @_in_page
@@ -103,7 +99,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
         with gr.Tab("Remove"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    photo = PhotoBox(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="photo")
+                    photo = gr.Image(type="filepath", image_mode=None, sources=["upload", "clipboard"], label="Photo", elem_id="photo")
                     targets = gr.Textbox(label="Remove", placeholder="glasses    (several: glasses, hat)", elem_id="targets")
                     caption = gr.Textbox(label="Caption (optional, names the object too)", placeholder="a man with glasses", elem_id="caption")
                     preset = gr.Radio(list(PRESETS), value="quality", label="Preset",
@@ -125,7 +121,8 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
             if examples:
                 gr.Examples(_examples(), inputs=[photo, targets, caption], label="Toy-world scenes")
             run.click(remove, [photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion],
-                      [shown, mask, result, attention, download], api_name="remove", concurrency_id=QUEUE, concurrency_limit=1)
+                      [shown, mask, result, attention, download], api_name="remove", concurrency_id=QUEUE, concurrency_limit=1,
+                      preprocess=False)
         with gr.Tab("Generate"):
             with gr.Row():
                 with gr.Column(scale=1):

@@ -44,11 +44,16 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 7860, *, device: str 
             load_error = str(error)
             log.error("error: %s (the page will say so)", error)
         page = build_page(editor, model, work, load_error, examples=model == "toyworld")
+        theme = gr.themes.Default(font=SYSTEM_FONTS[0], font_mono=SYSTEM_FONTS[1])
+        try:
+            page.launch(server_name=host, server_port=port, share=False, quiet=True, show_error=False, max_file_size=f"{max_upload_mb}mb",
+                        ssr_mode=False, footer_links=[], theme=theme, prevent_thread_lock=True)
+        except OSError as error:  # Gradio's "cannot find empty port"
+            raise UnwantError(f"cannot listen on {host}:{port} ({str(error).strip().splitlines()[0]}): is another server using that port? "
+                              "pass --port N") from None
         where = "this machine only; --host 0.0.0.0 shares it on your network" if host in LOCAL_HOSTS else "open to your network"
         log.warning("unwant: serving %s at http://%s:%d (%s); Ctrl-C stops it", model, "localhost" if host in LOCAL_HOSTS else host, port, where)
-        theme = gr.themes.Default(font=SYSTEM_FONTS[0], font_mono=SYSTEM_FONTS[1])
-        page.launch(server_name=host, server_port=port, share=False, quiet=True, show_error=False, max_file_size=f"{max_upload_mb}mb",
-                    ssr_mode=False, footer_links=[], theme=theme)
+        page.block_thread()  # until Ctrl-C or SIGTERM
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
