@@ -5,6 +5,7 @@ Nothing heavy is imported at module level, so `--help` and `--version` answer at
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -145,9 +146,7 @@ def serve_command(model: str, model_config: str | None, host: str, port: int, de
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:
         _fail('the web page needs Gradio, which is not installed: pip install "unwant[web]"')
     from sd.errors import UnwantError
     from web.server import serve

@@ -36,3 +36,13 @@ def toy_pipe():
 
     return load_pipeline("toyworld", device="cpu", dtype="float32")
 
+
+
+@pytest.fixture(scope="module")
+def toy_server(tmp_path_factory):
+    """`unwant serve --model toyworld` in a subprocess on a free port (tests/web_server.py), one per test module."""
+    from web_server import Server
+
+    running = Server("toyworld", tmp_path_factory.mktemp("serve"))
+    yield running
+    running.stop()

@@ -674,3 +674,14 @@ def test_help_lists_every_option_once_in_sections():
             if flag.startswith("--"):
                 assert text.count(f"{flag} ") + text.count(f"{flag}\n") >= 1, flag
     assert text.count("--strip-metadata") == 1 and text.count("--debug") == 1
+
+
+def test_serve_without_gradio_names_the_extra(monkeypatch):
+    import importlib.util
+
+    import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "gradio" else real(name, *args))
+    result = CliRunner().invoke(cli.serve_command, ["--model", "toyworld"])
+    assert result.exit_code == 2 and 'pip install "unwant[web]"' in result.output and "Traceback" not in result.output

@@ -29,10 +29,8 @@ def removal(photo=SCENE, target=TARGET, caption=CAPTION, steps=STEPS) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = Server("toyworld", tmp_path_factory.mktemp("serve"))
-    yield running
-    running.stop()
+def server(toy_server):
+    return toy_server
 
 
 @pytest.fixture

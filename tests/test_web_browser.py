@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from conftest import SCENES
-from web_server import Server
 
 pytest.importorskip("gradio", reason="the page's tests need the [web] extra (.ci/run installs it)")
 webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium (the [test] extra)")
@@ -30,10 +29,8 @@ CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-de
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = Server("toyworld", tmp_path_factory.mktemp("serve-browser"))
-    yield running
-    running.stop()
+def server(toy_server):
+    return toy_server
 
 
 @pytest.fixture
