@@ -53,6 +53,7 @@ def measure(count: int) -> list[dict]:
 
     from benchmarks.real_configs import build_pipeline
     from benchmarks.toyworld.sets import caption, removal_scenes
+    from sd.text import padded_ids
     from suppression.config import SuppressionConfig
     from suppression.pooled import suppressed_pooled
     from suppression.tokens import locate_tokens
@@ -62,8 +63,7 @@ def measure(count: int) -> list[dict]:
 
     @torch.no_grad()
     def pooled(prompt: str) -> torch.Tensor:
-        ids = pipe.tokenizer_2(prompt, padding="max_length", max_length=77, return_tensors="pt").input_ids
-        return pipe.text_encoder_2(ids).text_embeds[0]
+        return pipe.text_encoder_2(padded_ids(pipe.tokenizer_2, prompt)).text_embeds[0]
 
     tallies = {way: {"norm_vs_keep": 0.0, "cosine_with_target": 0.0, "cosine_with_the_rest": 0.0} for way in WAYS}
     cosine = torch.nn.functional.cosine_similarity

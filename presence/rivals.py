@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from sd.text import padded_ids
+
 VOCABULARY_FILE = "vocabulary.txt"  # in a model's folder: the objects its world has (the toy model ships one)
 GENERIC_VOCABULARY = Path(__file__).resolve().parent / "objects.txt"  # everyday photo objects, COCO's and the usual targets
 # above this cosine two names mean the same thing to the encoder ("glasses", "eyeglasses"): a synonym is no rival
@@ -22,9 +24,8 @@ def load_vocabulary(model_folder: str | Path | None) -> list[str]:
 @torch.no_grad()
 def name_embeddings(pipe, names: list[str], template: str) -> torch.Tensor:
     """(names, d): the text encoder's pooled embedding of each name in the prompt template, unit length."""
-    tokens = pipe.tokenizer([template.format(name=n) for n in names], padding="max_length",
-                            max_length=pipe.tokenizer.model_max_length, truncation=True, return_tensors="pt")
-    pooled = pipe.text_encoder(tokens.input_ids.to(pipe.text_encoder.device)).pooler_output.float().cpu()
+    ids = padded_ids(pipe.tokenizer, [template.format(name=n) for n in names])
+    pooled = pipe.text_encoder(ids.to(pipe.text_encoder.device)).pooler_output.float().cpu()
     return pooled / pooled.norm(dim=-1, keepdim=True)
 
 

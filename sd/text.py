@@ -26,7 +26,8 @@ def warn_if_truncated(tokenizer, prompt: str) -> None:
                     len(ids), limit, limit - 2, dropped)
 
 
-def _padded_ids(tokenizer, prompt: str) -> torch.Tensor:
+def padded_ids(tokenizer, prompt: str | list[str]) -> torch.Tensor:
+    """(prompts, 77) token ids, padded and cut to the tokenizer's length, as the text encoder reads them."""
     return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt").input_ids
 
 
@@ -38,7 +39,7 @@ def encode_prompt(pipe, prompt: str) -> torch.Tensor:
     float32 whatever the encoder's dtype: the embeddings are what inversion and ITO optimise."""
     if uses_pooled_embedding(pipe.unet):
         return encode_prompt_xl(pipe, prompt)
-    return pipe.text_encoder(_padded_ids(pipe.tokenizer, prompt).to(pipe.text_encoder.device))[0].float()
+    return pipe.text_encoder(padded_ids(pipe.tokenizer, prompt).to(pipe.text_encoder.device))[0].float()
 
 
 def encode_prompt_xl(pipe, prompt: str) -> torch.Tensor:
@@ -50,7 +51,7 @@ def encode_prompt_xl(pipe, prompt: str) -> torch.Tensor:
         return torch.zeros(1, pipe.tokenizer.model_max_length + 1, width, device=pipe.text_encoder_2.device)
     hidden = []
     for tokenizer, encoder in ((pipe.tokenizer, pipe.text_encoder), (pipe.tokenizer_2, pipe.text_encoder_2)):
-        output = encoder(_padded_ids(tokenizer, prompt).to(encoder.device), output_hidden_states=True)
+        output = encoder(padded_ids(tokenizer, prompt).to(encoder.device), output_hidden_states=True)
         hidden.append(output.hidden_states[-2].float())
     pooled = output.text_embeds.float()
     return with_pooled_row(torch.cat([h.to(hidden[-1].device) for h in hidden], dim=-1), pooled)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from sd.conditioning import uses_pooled_embedding
+from sd.text import padded_ids
 from suppression.config import SuppressionConfig
 from suppression.swr import soft_weighted_regularization
 from suppression.tokens import TokenLayout
@@ -25,8 +26,7 @@ def suppressed_pooled(pipe, prompt: str, layout: TokenLayout, config: Suppressio
     if not uses_pooled_embedding(pipe.unet) or config.pooled == "keep":
         return None
     encoder = pipe.text_encoder_2
-    ids = pipe.tokenizer_2(prompt, padding="max_length", max_length=pipe.tokenizer_2.model_max_length, truncation=True, return_tensors="pt").input_ids
-    final = encoder(ids.to(encoder.device)).last_hidden_state.float()  # after the final layer norm, as CLIP pools
+    final = encoder(padded_ids(pipe.tokenizer_2, prompt).to(encoder.device)).last_hidden_state.float()  # after the final layer norm, as CLIP pools
     suppressed = soft_weighted_regularization(final, layout.swr_positions(config.suppress_words_after), config.alpha)
     eot = suppressed[:, layout.length - 1]
     return encoder.text_projection(eot.to(encoder.text_projection.weight.dtype)).float()
