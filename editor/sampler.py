@@ -203,7 +203,7 @@ def _ito_outputs(pipe, z, z_hat, t, plan: Plan, c_swr, uncond, step_size: float,
             store.stop_early = False
         return store.cross()[0], store.self_attention()[0]
 
-    c_hat = optimize_embedding(c_swr, suppressed_maps, cross, self_attn, plan.layout, plan.config, step_size)
+    c_hat = optimize_embedding(c_swr, suppressed_maps, cross, self_attn, plan.layout, maps.size, plan.config, step_size)
     store.reset()
     out_hat = guided_noise(pipe, z_hat, t, c_hat, uncond, plan.guidance)
     maps.add(None, slice(-1, None))

@@ -1,5 +1,11 @@
 """Every knob of the suppression method in one place, defaults as in the reference code (sen-mao/SuppressEOT) except
-`suppress_words_after`, which widens SWR beyond the paper's rows (see its comment)."""
+`suppress_words_after`, which widens SWR beyond the paper's rows (see its comment).
+
+Checked against suppress_eot_w_nulltext.py: 10 ITO iterations per step, step size eta * sqrt(linspace(1, 0.1, T)[i])
+(eta 20 generating, 5 on photos), the loss of losses/attn_loss.py with weights 1, -0.5, 1, -0.5, ITO at steps
+[0.2 T, 0.4 T). Where unwant differs: the reference runs only T = 50 and fixes its window at steps [10, 20) (its
+`max_step_to_erase` is a step count); unwant keeps the window's fractions at any T (40 steps: [8, 16)). Its maps average
+heads 0-3 of 8 by an indexing slip; unwant averages every head."""
 
 from __future__ import annotations
 
@@ -14,13 +20,15 @@ class SuppressionConfig:
     ito_end: float = 0.4  # ITO runs at steps [tau*T, 0.4*T): 10-19 of 50 in the reference
     ito_iterations: int = 10  # gradient steps on the embedding per ITO step
     step_size: float = 20.0  # eta; the reference uses 20 for generation and 5 for real photos
-    loss: Literal["reference", "paper"] = "reference"  # 1 - cosine with self-attention terms, or Eq. 5's squared norms
+    # "reference": the reference code's sums of 1 - cos with each word's self-attention columns, float64 (losses.py);
+    # "mean": unwant's earlier means over tokens and one pixel set; "paper": Eq. 5's squared norms of cross-attention
+    loss: Literal["reference", "mean", "paper"] = "reference"
     retain_weight: float = 1.0  # lambda_pl: keep the wanted words' maps
     erase_weight: float = 0.5  # lambda_nl: push the unwanted word's maps away
     self_retain_weight: float = 1.0  # reference code's self-attention term on the wanted words' pixels
     self_erase_weight: float = 0.5  # ... and on the unwanted word's pixels
-    erase_pixel_threshold: float = 0.85  # unwanted word's pixels: cross-attention above 0.85 x max
-    retain_pixel_threshold: float = 0.95  # wanted words' pixels: cross-attention above 0.95 x max
+    erase_pixel_threshold: float = 0.85  # an unwanted piece's mask: its map at 256 x 256 at least 0.85 x its max
+    retain_pixel_threshold: float = 0.95  # a wanted word's mask: ... at least 0.95 x its max
     attention_factor: int | None = None  # maps at latent/attention_factor; None derives it from the UNet (SD: 4)
     optimize: bool = True  # False: SWR only, no ITO
     # a causal encoder carries the target into every later word; SWR over those rows too removes a target that is

@@ -7,24 +7,33 @@ from collections.abc import Callable
 import torch
 
 from suppression.config import SuppressionConfig
-from suppression.losses import paper_loss, reference_loss
+from suppression.losses import mean_loss, paper_loss, reference_loss
 from suppression.tokens import TokenLayout
 
 MapsFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # embedding -> (cross, self) maps, with grad
 
 
 def step_sizes(eta: float, steps: int) -> torch.Tensor:
-    """eta * sqrt(linspace(1, 0.1, T)): the reference code's decaying step size."""
+    """eta * sqrt(linspace(1, 0.1, T)), indexed by the step: the reference code's decaying step size."""
     return eta * torch.linspace(1.0, 0.1, steps).sqrt()
 
 
 def attention_loss(
-    cross: torch.Tensor, cross_hat: torch.Tensor, self_attn: torch.Tensor, self_hat: torch.Tensor, layout: TokenLayout, config: SuppressionConfig
+    cross: torch.Tensor,
+    cross_hat: torch.Tensor,
+    self_attn: torch.Tensor,
+    self_hat: torch.Tensor,
+    layout: TokenLayout,
+    size: tuple[int, int],
+    config: SuppressionConfig,
 ) -> torch.Tensor:
-    """The configured loss between the original branch's maps and the suppressed branch's."""
+    """The configured loss between the original branch's maps and the suppressed branch's, maps of `size` pixels."""
+    kept, erased = layout.kept_positions, layout.target_positions
     if config.loss == "paper":
-        return paper_loss(cross, cross_hat, layout.kept_positions, layout.target_positions, config)
-    return reference_loss(cross, cross_hat, self_attn, self_hat, layout.kept_positions, layout.target_positions, config)
+        return paper_loss(cross, cross_hat, kept, erased, config)
+    if config.loss == "mean":
+        return mean_loss(cross, cross_hat, self_attn, self_hat, kept, erased, config)
+    return reference_loss(cross, cross_hat, self_attn, self_hat, kept, erased, size, config)
 
 
 def optimize_embedding(
@@ -33,6 +42,7 @@ def optimize_embedding(
     cross: torch.Tensor,
     self_attn: torch.Tensor,
     layout: TokenLayout,
+    size: tuple[int, int],
     config: SuppressionConfig,
     step_size: float,
 ) -> torch.Tensor:
@@ -42,7 +52,7 @@ def optimize_embedding(
         embedding = embedding.clone().requires_grad_(True)
         with torch.enable_grad():
             cross_hat, self_hat = maps_of(embedding)
-            loss = attention_loss(cross, cross_hat, self_attn, self_hat, layout, config)
+            loss = attention_loss(cross, cross_hat, self_attn, self_hat, layout, size, config)
             (grad,) = torch.autograd.grad(loss, embedding)
         embedding = (embedding - step_size * grad).detach()
     return embedding

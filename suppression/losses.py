@@ -1,4 +1,16 @@
-"""Inference-time optimization losses on attention maps (Li et al. 2024, Sec. 3.4, Eq. 5, and the reference code)."""
+"""Inference-time optimization losses on attention maps (Li et al. 2024, Sec. 3.4).
+
+Three forms, chosen by `SuppressionConfig.loss`:
+- "reference": what the reference code optimizes (sen-mao/SuppressEOT, losses/attn_loss.py, with the weights of
+  suppress_eot_w_nulltext.py): sums of 1 - cos over tokens, and over every pixel of each word's own mask of 1 - cos
+  of the self-attention's columns, in float64. The default: the step sizes 20 and 5 were tuned for its magnitudes.
+- "mean": unwant's earlier form, kept for the ablation (benchmarks/ito_ablation.py): means over tokens, one pixel set
+  from the mean of the words' maps, one 1 - cos over those pixels' self-attention rows, float32.
+- "paper": Eq. 5, squared norms of the cross-attention maps only.
+
+Maps are (pixels, tokens) cross-attention and (query pixels, key pixels) self-attention of one photo, averaged over
+the recorded layers and heads; `size` is the maps' (height, width).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +21,27 @@ import torch.nn.functional as F
 
 from suppression.config import SuppressionConfig
 
-
-def map_distance(original: torch.Tensor, suppressed: torch.Tensor) -> torch.Tensor:
-    """1 - cosine similarity of two maps, flattened (the reference code's distance)."""
-    return 1 - F.cosine_similarity(original.flatten(), suppressed.flatten(), dim=0)
+MASK_SIDE = 256  # the reference code draws every word's mask at 256 x 256, whatever the maps' size
 
 
-def _token_distance(cross: torch.Tensor, cross_hat: torch.Tensor, positions: Sequence[int]) -> torch.Tensor:
-    """Mean over tokens of the per-token map distance; cross maps are (pixels, tokens)."""
-    return torch.stack([map_distance(cross[:, p], cross_hat[:, p]) for p in positions]).mean()
+def precise(maps: torch.Tensor) -> torch.Tensor:
+    """float64, as the reference code computes its loss; float32 on Apple's mps, which has no float64."""
+    return maps.float() if maps.device.type == "mps" else maps.double()
 
 
-def _pixels_over(cross: torch.Tensor, positions: Sequence[int], ratio: float) -> torch.Tensor:
-    """Pixels where the tokens' mean cross-attention exceeds ratio x its maximum."""
-    attention = cross[:, list(positions)].mean(-1)
-    return attention > ratio * attention.max()
+def column_distances(original: torch.Tensor, suppressed: torch.Tensor) -> torch.Tensor:
+    """1 - cos of each column with its match: per token of cross-attention, per key pixel of self-attention."""
+    return 1 - F.cosine_similarity(original, suppressed, dim=0)
+
+
+def word_masks(cross: torch.Tensor, positions: Sequence[int], threshold: float, size: tuple[int, int]) -> torch.Tensor:
+    """(words, pixels) True where each word's mask is, drawn as the reference code draws it: the word's map scaled to
+    255 / max, bilinear to 256 x 256, 255 where >= threshold x that image's max else 0, bilinear back, > 0."""
+    maps = cross[:, list(positions)].T.reshape(len(positions), 1, *size)
+    maps = 255 * maps / maps.amax((2, 3), keepdim=True)
+    large = F.interpolate(maps, size=(MASK_SIDE, MASK_SIDE), mode="bilinear")
+    binary = torch.where(large >= threshold * large.amax((2, 3), keepdim=True), 255.0, 0.0).to(large)
+    return F.interpolate(binary, size=size, mode="bilinear").flatten(1) > 0
 
 
 def reference_loss(
@@ -33,16 +51,62 @@ def reference_loss(
     self_hat: torch.Tensor,
     kept: Sequence[int],
     erased: Sequence[int],
+    size: tuple[int, int],
     config: SuppressionConfig,
 ) -> torch.Tensor:
-    """Reference-code form: keep the wanted words' maps and their pixels' self-attention, push the unwanted ones' away."""
-    loss = -config.erase_weight * _token_distance(cross, cross_hat, erased)
+    """The reference code's loss, float64 (METHOD.md Sec. 2.3): with d = 1 - cos over all pixels,
+
+        L =   w_r  * sum_{i kept} d(A_i, Â_i)               - w_e  * sum_{i erased} d(A_i, Â_i)
+            + w_sr * sum_{i kept} sum_{j in mask_i} d(S_j, Ŝ_j) - w_se * sum_{i erased} sum_{j in mask_i} d(S_j, Ŝ_j)
+
+    S_j the self-attention's column j (how every pixel attends to j); a pixel in several words' masks counts for each.
+    """
+    cross, cross_hat, self_attn, self_hat = (precise(m) for m in (cross, cross_hat, self_attn, self_hat))
+    kept, erased = list(kept), list(erased)
+    pixel_distances = column_distances(self_attn, self_hat)
+
+    def term(positions: list[int], weight: float, self_weight: float, threshold: float) -> torch.Tensor:
+        if not positions:
+            return pixel_distances.new_zeros(())
+        tokens = column_distances(cross[:, positions], cross_hat[:, positions]).sum()
+        masks = word_masks(cross, positions, threshold, size).to(pixel_distances)
+        return weight * tokens + self_weight * (masks @ pixel_distances).sum()
+
+    keep = term(kept, config.retain_weight, config.self_retain_weight, config.retain_pixel_threshold)
+    push = term(erased, config.erase_weight, config.self_erase_weight, config.erase_pixel_threshold)
+    return keep - push
+
+
+def _pixels_over(cross: torch.Tensor, positions: Sequence[int], ratio: float) -> torch.Tensor:
+    """Pixels where the tokens' mean cross-attention exceeds ratio x its maximum (the "mean" form's one pixel set)."""
+    attention = cross[:, list(positions)].mean(-1)
+    return attention > ratio * attention.max()
+
+
+def _flat_distance(original: torch.Tensor, suppressed: torch.Tensor) -> torch.Tensor:
+    """1 - cos of two maps flattened into one vector each."""
+    return 1 - F.cosine_similarity(original.flatten(), suppressed.flatten(), dim=0)
+
+
+def mean_loss(
+    cross: torch.Tensor,
+    cross_hat: torch.Tensor,
+    self_attn: torch.Tensor,
+    self_hat: torch.Tensor,
+    kept: Sequence[int],
+    erased: Sequence[int],
+    config: SuppressionConfig,
+) -> torch.Tensor:
+    """unwant's earlier form, float32: means over tokens of 1 - cos, and one 1 - cos over the self-attention rows of
+    the pixels where the words' mean map is over its threshold (about 1/10 of the reference form, 1/3-1/5 its gradient)."""
+    kept, erased = list(kept), list(erased)
+    loss = -config.erase_weight * column_distances(cross[:, erased], cross_hat[:, erased]).mean()
     erase_pixels = _pixels_over(cross, erased, config.erase_pixel_threshold)
-    loss = loss - config.self_erase_weight * map_distance(self_attn[erase_pixels], self_hat[erase_pixels])
+    loss = loss - config.self_erase_weight * _flat_distance(self_attn[erase_pixels], self_hat[erase_pixels])
     if kept:
-        loss = loss + config.retain_weight * _token_distance(cross, cross_hat, kept)
+        loss = loss + config.retain_weight * column_distances(cross[:, kept], cross_hat[:, kept]).mean()
         keep_pixels = _pixels_over(cross, kept, config.retain_pixel_threshold)
-        loss = loss + config.self_retain_weight * map_distance(self_attn[keep_pixels], self_hat[keep_pixels])
+        loss = loss + config.self_retain_weight * _flat_distance(self_attn[keep_pixels], self_hat[keep_pixels])
     return loss
 
 
