@@ -1,13 +1,15 @@
 """What ITO earns on the toy world: SWR alone, SWR + ITO with unwant's earlier "mean" loss, and SWR + ITO with the
 reference code's loss (the default), each with its seconds.
 
-    python -m benchmarks.ito_ablation [--count 50] [--scenes 100] [--only generation,removal] [--captions no,yes] [--json PATH]
+    python -m benchmarks.ito_ablation [--count 50] [--scenes 100] [--only generation,removal,attention] [--captions no,yes] [--json PATH]
     python -m benchmarks.ito_ablation --table A.json B.json     # one table from runs made apart
 
 Generation: "a Y and a X" and "a X and a Y", Y removed, `--count` seeded pairs each, 50 steps (step size 20).
 Removal: the quality benchmark's seeded scenes with and without their caption, the quality preset (direct inversion,
 50 steps, step size 5) with fill="model": the default fill reads only the original branch, so only there (and with
 blend=False) does the suppressed branch, and so ITO, reach the output. Scored by the exact toy-world detector.
+Attention: what each ITO moves at its steps (the target's share of the cross-attention, the reference loss), on
+`--attention-count` pairs, "a X and a Y".
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 
 from benchmarks.options import choice_list
 
@@ -26,7 +28,7 @@ METHODS = {  # row name: the SuppressionConfig options of that variant
     'SWR + ITO, "mean" loss (unwant before)': {"loss": "mean"},
     'SWR + ITO, "reference" loss (default)': {"loss": "reference"},
 }
-SECTIONS = ("generation", "removal")
+SECTIONS = ("generation", "removal", "attention")
 CAPTIONS = ("no", "yes")
 
 
@@ -81,12 +83,66 @@ def removal_rows(editor, count: int, captions: list[str]) -> list:
     return rows
 
 
+@dataclass
+class AttentionRow:
+    method: str
+    ito_steps: int  # ITO steps measured (each step restarts from the SWR embedding)
+    original_share: float  # the target pieces' share of each pixel's cross-attention, original branch, mean
+    swr_share: float  # ... suppressed branch with the SWR embedding, before ITO
+    ito_share: float  # ... after ITO's iterations
+    reference_loss_before: float  # the reference form's loss at the SWR embedding, mean over steps
+    reference_loss_after: float  # ... after ITO
+    embedding_moved: float  # ||c_ITO - c_SWR|| / ||c_SWR||, mean over steps
+
+
+def attention_rows(editor, count: int, steps: int) -> list[AttentionRow]:
+    """What each ITO moves, at each of its steps: the target's share of the cross-attention and the reference loss,
+    before and after, generating "a X and a Y" with Y removed for `count` pairs."""
+    import editor.sampler as sampler
+    from benchmarks.toyworld.sets import object_pairs
+    from suppression.ito import attention_loss
+
+    optimize, rows = sampler.optimize_embedding, []
+    for method, options in METHODS.items():
+        if not options.get("optimize", True):
+            continue
+        records = []
+
+        def measured(start, maps_of, cross, self_attn, layout, size, config, step_size):
+            """The sampler's ITO, its maps read before and after."""
+            result = optimize(start, maps_of, cross, self_attn, layout, size, config, step_size)
+            reference = replace(config, loss="reference")
+            targets = list(layout.target_positions)
+            record = [float(cross[:, targets].sum(-1).mean())]
+            for embedding in (start, result):
+                cross_hat, self_hat = maps_of(embedding)
+                record += [float(cross_hat[:, targets].sum(-1).mean()),
+                           float(attention_loss(cross, cross_hat, self_attn, self_hat, layout, size, reference))]
+            records.append(record + [float((result - start).norm() / start.norm())])
+            return result
+
+        sampler.optimize_embedding = measured
+        try:
+            for seed, (x, y) in enumerate(object_pairs(count)):
+                editor.generate(f"a {x} and a {y}", remove=y, seed=seed, steps=steps, progress=False, **options)
+        finally:
+            sampler.optimize_embedding = optimize
+        if not records:  # too few steps for an ITO window
+            continue
+        mean = [sum(column) / len(records) for column in zip(*records)]
+        rows.append(AttentionRow(method, len(records), mean[0], mean[1], mean[3], mean[2], mean[4], mean[5]))
+        print(f"  {method}: share {mean[0]:.4f} -> SWR {mean[1]:.4f} -> ITO {mean[3]:.4f}, loss {mean[2]:.3f} -> {mean[4]:.3f}, "
+              f"moved {mean[5]:.3f}", flush=True)
+    return rows
+
+
 def table(rows: list[dict]) -> str:
     """Markdown: the generation rows, then the removal rows."""
     fmt = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
     lines = []
-    generation = [r for r in rows if r["section"] == "ito: generation"]
-    removal = [r for r in rows if r["section"] == "ito: removal"]
+    generation = [r for r in rows if r.get("section") == "ito: generation"]
+    removal = [r for r in rows if r.get("section") == "ito: removal"]
+    attention = [r for r in rows if "ito_share" in r]
     if generation:
         lines += ["| generation, Y removed | n | Y absent | X kept | s / image |", "|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | {fmt(r['seconds'], 1)} |"
@@ -97,6 +153,12 @@ def table(rows: list[dict]) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | **{fmt(r['exact'])}** | "
                   f"{fmt(r['psnr'], 1)} | {fmt(r['remnant'], 3)} | {fmt(r['collateral'], 3)} | {fmt(r['seconds'], 1)} |" for r in removal]
+    if attention:
+        lines += ([""] if lines else []) + [
+            "| at each ITO step | steps | target's attention share: original | with SWR | after ITO | reference loss: with SWR | after ITO | embedding moved |",
+            "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['ito_steps']} | {r['original_share']:.4f} | {r['swr_share']:.4f} | {r['ito_share']:.4f} | "
+                  f"{r['reference_loss_before']:.3f} | {r['reference_loss_after']:.3f} | {r['embedding_moved']:.3f} |" for r in attention]
     return "\n".join(lines)
 
 
@@ -109,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS), help="generation, removal or both")
     parser.add_argument("--captions", type=choice_list(CAPTIONS, "caption choice"), default=",".join(CAPTIONS),
                         help="removal without (no) and with (yes) the scene's caption")
+    parser.add_argument("--attention-count", type=int, default=10, help="pairs of the attention section (default 10)")
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("--table", nargs="+", metavar="JSON", help="print one table from the rows of these files, and run nothing")
     args = parser.parse_args(argv)
@@ -126,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += generation_rows(editor, args.count, args.steps)
     if "removal" in args.only:
         rows += removal_rows(editor, args.scenes, args.captions)
+    if "attention" in args.only:
+        rows += attention_rows(editor, args.attention_count, args.steps)
     command = "python -m benchmarks.ito_ablation " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"\n{table([asdict(r) for r in rows])}\n\n`{command.strip()}` on {platform.machine()}, model {args.model}")
     if args.json:

@@ -66,7 +66,7 @@ class SectionedCommand(click.Command):
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
-@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: direct inversion, 50 steps; fast: 40 steps; reference: the paper's null-text inversion (slow).")
+@click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: direct inversion, 50 steps; fast: 40 steps, no ITO; reference: the paper's null-text inversion (slow).")
 @click.option("--seed", type=int, help="Noise seed for generation (same seed, same image on every device).")
 @click.option("--steps", type=int, help="Denoising steps (default 50; the preset's for removal).")
 @click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")

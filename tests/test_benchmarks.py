@@ -36,6 +36,32 @@ def test_quality_sections_produce_rows(tiny_pipe):
     assert table.count("\n") == len(rows) + 1
 
 
+def test_ito_ablation_rows_and_table(tiny_pipe, tmp_path, capsys):
+    import json
+    from dataclasses import asdict
+
+    from benchmarks import ito_ablation
+
+    editor = Editor(tiny_pipe, "tiny")
+    rows = ito_ablation.generation_rows(editor, 1, 3) + ito_ablation.removal_rows(editor, 1, ["no", "yes"])
+    methods = list(ito_ablation.METHODS)
+    assert [r.method for r in rows] == [f"{order}, {m}" for order in ('Y first: "a Y and a X"', 'Y last: "a X and a Y"') for m in methods] + [
+        f"{caption}, {m}" for caption in ("no caption", "caption") for m in methods]
+    assert all(r.seconds > 0 for r in rows)
+    attention = ito_ablation.attention_rows(editor, 1, 5)  # 5 steps: one ITO step, [1, 2)
+    assert [r.method for r in attention] == methods[1:] and all(r.ito_steps == 1 for r in attention)
+    for row in attention:  # ITO lowers the loss it is given (the reference form's, for the reference row)
+        assert row.embedding_moved > 0 and 0 <= row.swr_share <= 1
+    assert attention[1].reference_loss_after < attention[1].reference_loss_before
+    rows += attention
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps({"rows": [asdict(r) for r in rows]}))
+    capsys.readouterr()  # the rows' progress lines
+    ito_ablation.main(["--table", str(path)])
+    table = capsys.readouterr().out
+    assert table.count("| Y first") == 3 and table.count("| caption, ") == 3 and table.count("\n") == len(rows) + 8
+
+
 def test_background_scores_look_only_outside_the_box():
     scene = removal_scenes(1)[0]
     target = scene.objects[0].name

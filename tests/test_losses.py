@@ -185,7 +185,7 @@ def test_the_reference_form_is_larger_than_the_mean_form_it_replaced():
         inputs = [m.clone().requires_grad_(True) for m in (cross_hat, self_hat)]
         extra = (size,) if form is reference_loss else ()
         loss = form(cross, inputs[0], self_attn, inputs[1], kept, targets, *extra, SuppressionConfig())
-        ratios.append((abs(float(loss)), torch.cat([g.flatten() for g in torch.autograd.grad(loss, inputs)]).norm()))
+        ratios.append((abs(loss.item()), torch.cat([g.flatten() for g in torch.autograd.grad(loss, inputs)]).norm()))
     assert ratios[0][0] > 3 * ratios[1][0] and ratios[0][1] > 2 * ratios[1][1]
 
 

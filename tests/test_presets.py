@@ -66,11 +66,12 @@ def test_direct_inversion_preset_counts(editor, name):
     assert result.attention is not None and result.suppressed_attention is None
 
 
+@pytest.mark.parametrize("name", ["fast", "quality"])  # SWR alone, and SWR + ITO
 @pytest.mark.parametrize("fill, blend", [("model", True), ("repaint", False)])
-def test_the_suppressed_branch_runs_when_its_pixels_are_the_output(editor, fill, blend):
+def test_the_suppressed_branch_runs_when_its_pixels_are_the_output(editor, name, fill, blend):
     image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
-    preset = PRESETS["fast"]
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", fill=fill, blend=blend, progress=False)
+    preset = PRESETS[name]
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, fill=fill, blend=blend, progress=False)
     forwards, rows, backwards = expected_sampling(preset.steps, preset.suppression)
     calls = result.unet_calls
     assert (calls.forwards, calls.rows, calls.backwards) == (forwards + preset.steps, rows + preset.steps, backwards)

@@ -103,7 +103,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                     targets = gr.Textbox(label="Remove", placeholder="glasses    (several: glasses, hat)", elem_id="targets")
                     caption = gr.Textbox(label="Caption (optional, names the object too)", placeholder="a man with glasses", elem_id="caption")
                     preset = gr.Radio(list(PRESETS), value="quality", label="Preset",
-                                      info="quality: 50 steps; fast: 40; reference: the paper's null-text inversion (slow)")
+                                      info="quality: 50 steps; fast: 40, no ITO; reference: the paper's null-text inversion (slow)")
                     with gr.Accordion("Advanced", open=False):
                         seed = gr.Number(value=None, precision=0, label="Seed (recorded; removal is deterministic)")
                         steps = gr.Number(value=None, precision=0, minimum=1, maximum=1000, label="Steps (empty: the preset's)")
