@@ -21,8 +21,8 @@ class SuppressionConfig:
     ito_iterations: int = 10  # gradient steps on the embedding per ITO step
     step_size: float = 20.0  # eta; the reference uses 20 for generation and 5 for real photos
     # "reference": the reference code's sums of 1 - cos with each word's self-attention columns, float64 (losses.py);
-    # "mean": unwant's earlier means over tokens and one pixel set; "paper": Eq. 5's squared norms of cross-attention
-    loss: Literal["reference", "mean", "paper"] = "reference"
+    # "paper": Eq. 5's squared norms of the cross-attention maps
+    loss: Literal["reference", "paper"] = "reference"
     retain_weight: float = 1.0  # lambda_pl: keep the wanted words' maps
     erase_weight: float = 0.5  # lambda_nl: push the unwanted word's maps away
     self_retain_weight: float = 1.0  # reference code's self-attention term on the wanted words' pixels
@@ -37,6 +37,12 @@ class SuppressionConfig:
     # SDXL's pooled embedding (the whole prompt in one vector): "swr" suppresses it as the paper suppresses every [EOT]
     # row, on the final hidden states it is pooled from (suppression/pooled.py); "keep" leaves the prompt's own
     pooled: Literal["swr", "keep"] = "swr"
+
+    def __post_init__(self):
+        if self.loss not in ("reference", "paper"):
+            raise ValueError(f"SuppressionConfig loss must be 'reference' or 'paper', not {self.loss!r}")
+        if self.pooled not in ("swr", "keep"):
+            raise ValueError(f"SuppressionConfig pooled must be 'swr' or 'keep', not {self.pooled!r}")
 
     def with_(self, **changes) -> "SuppressionConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 
 from suppression.config import SuppressionConfig
-from suppression.losses import mean_loss, paper_loss, reference_loss
+from suppression.losses import paper_loss, reference_loss
 from suppression.tokens import TokenLayout
 
 MapsFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # embedding -> (cross, self) maps, with grad
@@ -31,8 +31,6 @@ def attention_loss(
     kept, erased = layout.kept_positions, layout.target_positions
     if config.loss == "paper":
         return paper_loss(cross, cross_hat, kept, erased, config)
-    if config.loss == "mean":
-        return mean_loss(cross, cross_hat, self_attn, self_hat, kept, erased, config)
     return reference_loss(cross, cross_hat, self_attn, self_hat, kept, erased, size, config)
 
 

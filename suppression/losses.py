@@ -1,12 +1,13 @@
 """Inference-time optimization losses on attention maps (Li et al. 2024, Sec. 3.4).
 
-Three forms, chosen by `SuppressionConfig.loss`:
+Two forms, chosen by `SuppressionConfig.loss`:
 - "reference": what the reference code optimizes (sen-mao/SuppressEOT, losses/attn_loss.py, with the weights of
   suppress_eot_w_nulltext.py): sums of 1 - cos over tokens, and over every pixel of each word's own mask of 1 - cos
   of the self-attention's columns, in float64. The default: the step sizes 20 and 5 were tuned for its magnitudes.
-- "mean": unwant's earlier form, kept for the ablation (benchmarks/ito_ablation.py): means over tokens, one pixel set
-  from the mean of the words' maps, one 1 - cos over those pixels' self-attention rows, float32.
 - "paper": Eq. 5, squared norms of the cross-attention maps only.
+
+unwant's earlier form (means over tokens, one pixel set from the words' mean map, float32; about 1/10 of this loss and
+1/3-1/5 of its gradient) was dropped after the ablation in README ("What ITO earns") found it no better.
 
 Maps are (pixels, tokens) cross-attention and (query pixels, key pixels) self-attention of one photo, averaged over
 the recorded layers and heads; `size` is the maps' (height, width).
@@ -75,39 +76,6 @@ def reference_loss(
     keep = term(kept, config.retain_weight, config.self_retain_weight, config.retain_pixel_threshold)
     push = term(erased, config.erase_weight, config.self_erase_weight, config.erase_pixel_threshold)
     return keep - push
-
-
-def _pixels_over(cross: torch.Tensor, positions: Sequence[int], ratio: float) -> torch.Tensor:
-    """Pixels where the tokens' mean cross-attention exceeds ratio x its maximum (the "mean" form's one pixel set)."""
-    attention = cross[:, list(positions)].mean(-1)
-    return attention > ratio * attention.max()
-
-
-def _flat_distance(original: torch.Tensor, suppressed: torch.Tensor) -> torch.Tensor:
-    """1 - cos of two maps flattened into one vector each."""
-    return 1 - F.cosine_similarity(original.flatten(), suppressed.flatten(), dim=0)
-
-
-def mean_loss(
-    cross: torch.Tensor,
-    cross_hat: torch.Tensor,
-    self_attn: torch.Tensor,
-    self_hat: torch.Tensor,
-    kept: Sequence[int],
-    erased: Sequence[int],
-    config: SuppressionConfig,
-) -> torch.Tensor:
-    """unwant's earlier form, float32: means over tokens of 1 - cos, and one 1 - cos over the self-attention rows of
-    the pixels where the words' mean map is over its threshold (about 1/10 of the reference form, 1/3-1/5 its gradient)."""
-    kept, erased = list(kept), list(erased)
-    loss = -config.erase_weight * column_distances(cross[:, erased], cross_hat[:, erased]).mean()
-    erase_pixels = _pixels_over(cross, erased, config.erase_pixel_threshold)
-    loss = loss - config.self_erase_weight * _flat_distance(self_attn[erase_pixels], self_hat[erase_pixels])
-    if kept:
-        loss = loss + config.retain_weight * column_distances(cross[:, kept], cross_hat[:, kept]).mean()
-        keep_pixels = _pixels_over(cross, kept, config.retain_pixel_threshold)
-        loss = loss + config.self_retain_weight * _flat_distance(self_attn[keep_pixels], self_hat[keep_pixels])
-    return loss
 
 
 def paper_loss(cross: torch.Tensor, cross_hat: torch.Tensor, kept: Sequence[int], erased: Sequence[int], config: SuppressionConfig) -> torch.Tensor:
