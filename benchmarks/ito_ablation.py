@@ -59,7 +59,7 @@ def removal_rows(editor, count: int, captions: list[str]) -> list:
     """Each method on each scene, scene by scene: the methods share the scene's inversion, whose seconds each pays."""
     import numpy as np
 
-    from benchmarks.quality_rows import _removal_row, _removal_targets
+    from benchmarks.quality_rows import _names_array, _removal_row, _removal_targets, exact_removals
     from benchmarks.toyworld.world import render
 
     scenes, targets = _removal_targets(count)
@@ -80,7 +80,23 @@ def removal_rows(editor, count: int, captions: list[str]) -> list:
             row = _removal_row(f"{label}, {method}", scenes, targets, images[method], seconds[method])
             row.section = "ito: removal"
             rows.append(row)
+        exact = {method: exact_removals(scenes, targets, [_names_array(im) for im in images[method]]) for method in METHODS}
+        alone, *with_ito = METHODS
+        for method in with_ito:  # which scenes ITO itself changed: a paired count, not two rates
+            gained = sum(e and not a for e, a in zip(exact[method], exact[alone]))
+            lost = sum(a and not e for e, a in zip(exact[method], exact[alone]))
+            rows.append(PairedRow(f"{label}, {method}", alone, len(scenes), gained, lost))
+            print(f"  {label}, {method} against {alone}: exact in {gained} more scenes, {lost} fewer", flush=True)
     return rows
+
+
+@dataclass
+class PairedRow:
+    method: str
+    against: str
+    scenes: int
+    gained: int  # scenes exact with this method and not with `against`
+    lost: int  # scenes exact with `against` and not with this method
 
 
 @dataclass
@@ -143,6 +159,7 @@ def table(rows: list[dict]) -> str:
     generation = [r for r in rows if r.get("section") == "ito: generation"]
     removal = [r for r in rows if r.get("section") == "ito: removal"]
     attention = [r for r in rows if "ito_share" in r]
+    paired = [r for r in rows if "gained" in r]
     if generation:
         lines += ["| generation, Y removed | n | Y absent | X kept | s / image |", "|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | {fmt(r['seconds'], 1)} |"
@@ -153,6 +170,10 @@ def table(rows: list[dict]) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | **{fmt(r['exact'])}** | "
                   f"{fmt(r['psnr'], 1)} | {fmt(r['remnant'], 3)} | {fmt(r['collateral'], 3)} | {fmt(r['seconds'], 1)} |" for r in removal]
+    if paired:
+        lines += ([""] if lines else []) + ["| removal, paired by scene | against | scenes | exact only with it | exact only without |",
+                                            "|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['against']} | {r['scenes']} | {r['gained']} | {r['lost']} |" for r in paired]
     if attention:
         lines += ([""] if lines else []) + [
             "| at each ITO step | steps | target's attention share: original | with SWR | after ITO | reference loss: with SWR | after ITO | embedding moved |",

@@ -131,13 +131,17 @@ def _removal_targets(count: int) -> tuple[list, list[str]]:
     return scenes, [scene.objects[int(rng.integers(len(scene.objects)))].name for scene in scenes]
 
 
+def exact_removals(scenes, targets: list[str], found: list[list[str]]) -> list[bool]:
+    """Per scene: exactly the other objects found, once each (nothing drawn in the removed object's place either)."""
+    return [sorted(f) == sorted(o.name for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]
+
+
 def _removal_row(method: str, scenes, targets: list[str], images: list[np.ndarray], seconds: float) -> Row:
     """Target gone, other objects kept, and the background outside the target's dilated box against the input."""
     found = [_names_array(im) for im in images]
     absent = float(np.mean([t not in f for f, t in zip(found, targets)]))
     kept = float(np.mean([all(o.name in f for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
-    # nothing drawn in the object's place either: exactly the other objects, once each
-    exact = float(np.mean([sorted(f) == sorted(o.name for o in s.objects if o.name != t) for f, s, t in zip(found, scenes, targets)]))
+    exact = float(np.mean(exact_removals(scenes, targets, found)))
     scores = [background_scores(render(s), im, _outside_box_mask(s, t)) for s, im, t in zip(scenes, images, targets)]
     psnr = float(np.mean([min(p, 100.0) for p, _ in scores]))
     ssim = float(np.mean([q for _, q in scores]))

@@ -45,9 +45,13 @@ def test_ito_ablation_rows_and_table(tiny_pipe, tmp_path, capsys):
     editor = Editor(tiny_pipe, "tiny")
     rows = ito_ablation.generation_rows(editor, 1, 3) + ito_ablation.removal_rows(editor, 1, ["no", "yes"])
     methods = list(ito_ablation.METHODS)
-    assert [r.method for r in rows] == [f"{order}, {m}" for order in ('Y first: "a Y and a X"', 'Y last: "a X and a Y"') for m in methods] + [
-        f"{caption}, {m}" for caption in ("no caption", "caption") for m in methods]
-    assert all(r.seconds > 0 for r in rows)
+    names = [f"{order}, {m}" for order in ('Y first: "a Y and a X"', 'Y last: "a X and a Y"') for m in methods]
+    for caption in ("no caption", "caption"):
+        names += [f"{caption}, {m}" for m in methods] + [f"{caption}, {methods[1]}"]  # the rows, then the paired count
+    assert [r.method for r in rows] == names
+    paired = [r for r in rows if isinstance(r, ito_ablation.PairedRow)]
+    assert len(paired) == 2 and all(r.against == methods[0] and 0 <= r.gained + r.lost <= r.scenes == 1 for r in paired)
+    assert all(r.seconds > 0 for r in rows if not isinstance(r, ito_ablation.PairedRow))
     attention = ito_ablation.attention_rows(editor, 1, 5)  # 5 steps: one ITO step, [1, 2)
     (row,) = attention
     assert row.method == methods[1] and row.ito_steps == 1 and row.embedding_moved > 0 and 0 <= row.swr_share <= 1
@@ -58,7 +62,7 @@ def test_ito_ablation_rows_and_table(tiny_pipe, tmp_path, capsys):
     capsys.readouterr()  # the rows' progress lines
     ito_ablation.main(["--table", str(path)])
     table = capsys.readouterr().out
-    assert table.count("| Y first") == 2 and table.count("| caption, ") == 2 and table.count("\n") == len(rows) + 8
+    assert table.count("| Y first") == 2 and table.count("| caption, ") == 3 and table.count("\n") == len(rows) + 11
 
 
 def test_background_scores_look_only_outside_the_box():
