@@ -24,9 +24,10 @@ PRESETS: dict[str, Preset] = {
     # So the inversion is what a preset buys there. Measured on the toy world (benchmarks.quality --only clean, 100
     # scenes; benchmarks.speed, CPU; README): the three presets remove alike, exact 0.91 without a caption and 1.00
     # with one; on 16 fresh scenes null-text capped at 2 iterations gave 0.75 and negative-prompt inversion 0.81.
-    # ITO (benchmarks.ito_ablation, README): on the toy world it earns nothing over SWR alone, in generation or with
-    # fill="model", at about twice the suppressed branch's time; quality and reference keep it as the paper's method
-    # (the paper's own ablation finds it matters on SD, which cannot be checked here), fast leaves it out.
+    # ITO (benchmarks.ito_ablation, README): on the toy world it earns nothing over SWR alone in generation and 4
+    # exact scenes in 100 with fill="model" (10 fixed, 2 broken of 200), at about twice the suppressed branch's time;
+    # quality and reference keep it as the paper's method (the paper's own ablation finds it matters on SD, which
+    # cannot be checked here), fast leaves it out.
     # direct inversion, 50 steps (ITO as the reference code's, for fill="model"): 1.9x a plain image
     "quality": Preset("direct", 50, SuppressionConfig(step_size=5.0)),
     # direct inversion, 40 steps, SWR alone (no ITO): 1.6x a plain image
