@@ -153,34 +153,26 @@ def attention_rows(editor, count: int, steps: int) -> list[AttentionRow]:
 
 
 def table(rows: list[dict]) -> str:
-    """Markdown: the generation rows, then the removal rows."""
+    """Markdown: one table for each kind of row present (generation, removal, paired, attention), a blank line apart."""
     fmt = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
-    lines = []
     generation = [r for r in rows if r.get("section") == "ito: generation"]
     removal = [r for r in rows if r.get("section") == "ito: removal"]
-    attention = [r for r in rows if "ito_share" in r]
     paired = [r for r in rows if "gained" in r]
-    if generation:
-        lines += ["| generation, Y removed | n | Y absent | X kept | s / image |", "|---|---|---|---|---|"]
-        lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | {fmt(r['seconds'], 1)} |"
-                  for r in generation]
-    if removal:
-        lines += ([""] if lines else []) + [
-            "| removal, fill model | n | target absent | others kept | **exact** | PSNR outside (dB) | remnant | collateral | s / image |",
-            "|---|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | **{fmt(r['exact'])}** | "
-                  f"{fmt(r['psnr'], 1)} | {fmt(r['remnant'], 3)} | {fmt(r['collateral'], 3)} | {fmt(r['seconds'], 1)} |" for r in removal]
-    if paired:
-        lines += ([""] if lines else []) + ["| removal, paired by scene | against | scenes | exact only with it | exact only without |",
-                                            "|---|---|---|---|---|"]
-        lines += [f"| {r['method']} | {r['against']} | {r['scenes']} | {r['gained']} | {r['lost']} |" for r in paired]
-    if attention:
-        lines += ([""] if lines else []) + [
-            "| at each ITO step | steps | target's attention share: original | with SWR | after ITO | reference loss: with SWR | after ITO | embedding moved |",
-            "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['method']} | {r['ito_steps']} | {r['original_share']:.4f} | {r['swr_share']:.4f} | {r['ito_share']:.4f} | "
-                  f"{r['reference_loss_before']:.3f} | {r['reference_loss_after']:.3f} | {r['embedding_moved']:.3f} |" for r in attention]
-    return "\n".join(lines)
+    attention = [r for r in rows if "ito_share" in r]
+    tables = [
+        ("| generation, Y removed | n | Y absent | X kept | s / image |",
+         [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | {fmt(r['seconds'], 1)} |"
+          for r in generation]),
+        ("| removal, fill model | n | target absent | others kept | **exact** | PSNR outside (dB) | remnant | collateral | s / image |",
+         [f"| {r['method']} | {r['samples']} | {fmt(r['unwanted_absent'])} | {fmt(r['wanted_kept'])} | **{fmt(r['exact'])}** | "
+          f"{fmt(r['psnr'], 1)} | {fmt(r['remnant'], 3)} | {fmt(r['collateral'], 3)} | {fmt(r['seconds'], 1)} |" for r in removal]),
+        ("| removal, paired by scene | against | scenes | exact only with it | exact only without |",
+         [f"| {r['method']} | {r['against']} | {r['scenes']} | {r['gained']} | {r['lost']} |" for r in paired]),
+        ("| at each ITO step | steps | target's attention share: original | with SWR | after ITO | reference loss: with SWR | after ITO | embedding moved |",
+         [f"| {r['method']} | {r['ito_steps']} | {r['original_share']:.4f} | {r['swr_share']:.4f} | {r['ito_share']:.4f} | "
+          f"{r['reference_loss_before']:.3f} | {r['reference_loss_after']:.3f} | {r['embedding_moved']:.3f} |" for r in attention]),
+    ]
+    return "\n\n".join("\n".join([header, "|" + "---|" * (header.count("|") - 1), *body]) for header, body in tables if body)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -189,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=50, help="generation pairs per order (default 50)")
     parser.add_argument("--scenes", type=int, default=100, help="removal scenes (default 100)")
     parser.add_argument("--steps", type=int, default=50, help="generation steps (removal runs the quality preset's 50)")
-    parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS), help="generation, removal or both")
+    parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS), help="comma-separated sections (default: all)")
     parser.add_argument("--captions", type=choice_list(CAPTIONS, "caption choice"), default=",".join(CAPTIONS),
                         help="removal without (no) and with (yes) the scene's caption")
     parser.add_argument("--attention-count", type=int, default=10, help="pairs of the attention section (default 10)")
