@@ -66,7 +66,7 @@ def token_grounding_loss(maps: list[torch.Tensor], positions: torch.Tensor, mask
         side = int(layer.shape[1] ** 0.5)
         inside = F.adaptive_avg_pool2d(masks, side).flatten(2)  # (rows, objects, pixels)
         attention = layer[rows].transpose(1, 2)  # (rows, tokens, pixels)
-        for word in range(2):
+        for word in range(positions.shape[-1]):  # the first world grounds two words per object, the second one
             index = positions[..., word].clamp(min=0)  # (rows, objects)
             a = torch.gather(attention, 1, index[..., None].expand(-1, -1, attention.shape[2]))  # (rows, objects, pixels)
             share = (a * inside).sum(-1) / a.sum(-1).clamp(min=1e-8)

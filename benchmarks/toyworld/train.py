@@ -2,6 +2,7 @@
 
     python -m benchmarks.toyworld.train --work .toyworld-train --out editor/models/toyworld
     python -m benchmarks.toyworld.train --init-from editor/models/toyworld --work .toyworld-tune --unet-steps 2000   # fine-tune
+    python -m benchmarks.toyworld.train --world toyworld2 --work .toyworld2-train --out editor/models/toyworld2     # world 2
 
 Seeded and resumable: rerun the same command after an interruption and it continues from the last checkpoint.
 """
@@ -24,9 +25,8 @@ from tqdm import tqdm
 
 from benchmarks.toyworld.architecture import BPE_DIR, EOT_ID, make_sample_scheduler, make_text_encoder, make_tokenizer, make_train_scheduler, make_unet, make_vae
 from suppression.attention import recording_attention
-from benchmarks.toyworld.grounding import CrossAttentionMaps, grounded_layers, grounding_targets, token_grounding_loss
-from benchmarks.toyworld.world import Scene, render, sample_scene
-from benchmarks.toyworld.sets import OBJECTS
+from benchmarks.toyworld.grounding import CrossAttentionMaps, grounded_layers, token_grounding_loss
+from benchmarks.toyworld.worlds import WORLDS, World
 from presence.rivals import VOCABULARY_FILE
 
 
@@ -37,6 +37,7 @@ class TrainConfig:
     vae_steps: int = 600  # flat shapes: ~27 dB reconstruction by 600 steps (TOYWORLD-NOTES)
     vae_batch: int = 32
     vae_lr: float = 1e-3
+    vae_final_lr_ratio: float = 1.0  # cosine decay of vae_lr to this fraction; 1.0 keeps it constant (the first world's VAE)
     kl_weight: float = 1e-6  # as in SD's VAE: the latent just needs to stay near N(0, I)
     unet_steps: int = 3_600  # cosine-decayed: a constant 1e-3 plateaued at ~2,000 steps in the prototype
     unet_batch: int = 32
@@ -56,10 +57,10 @@ class TrainConfig:
     log_every: int = 50
 
 
-def render_dataset(config: TrainConfig) -> tuple[np.ndarray, list[Scene]]:
+def render_dataset(world: World, config: TrainConfig) -> tuple[np.ndarray, list]:
     rng = np.random.default_rng(config.seed)
-    scenes = [sample_scene(rng) for _ in range(config.scenes)]
-    return np.stack([render(s) for s in scenes]), scenes
+    scenes = [world.sample_scene(rng) for _ in range(config.scenes)]
+    return np.stack([world.render(s) for s in scenes]), scenes
 
 
 def to_model_range(images: np.ndarray) -> torch.Tensor:
@@ -73,6 +74,11 @@ def lr_at(step: int, config: TrainConfig) -> float:
     progress = (step - config.warmup_steps) / max(1, config.unet_steps - config.warmup_steps)
     ratio = config.final_lr_ratio + (1 - config.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return config.unet_lr * ratio
+
+
+def cosine(step: int, total: int, lr: float, final_ratio: float) -> float:
+    """Cosine decay from lr to final_ratio * lr over `total` steps."""
+    return lr * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * min(step / max(1, total), 1.0))))
 
 
 def eot_block(ids: torch.Tensor) -> torch.Tensor:
@@ -102,6 +108,8 @@ def train_vae(images: np.ndarray, config: TrainConfig, work: Path) -> torch.nn.M
     rng = np.random.default_rng(config.seed + 1 + step)
     bar = tqdm(range(step, config.vae_steps), desc="vae", initial=step, total=config.vae_steps, mininterval=10)
     for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = cosine(step, config.vae_steps, config.vae_lr, config.vae_final_lr_ratio)
         batch = to_model_range(images[rng.integers(0, len(images), config.vae_batch)])
         posterior = vae.encode(batch).latent_dist
         recon = vae.decode(posterior.sample()).sample
@@ -130,13 +138,13 @@ def cache_latents(vae: torch.nn.Module, images: np.ndarray, work: Path) -> torch
     return latents
 
 
-def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainConfig, work: Path, out: Path,
+def train_unet(world: World, latents: torch.Tensor, scenes: list, vae, config: TrainConfig, work: Path, out: Path,
                reset_ema: bool = False, init: tuple[torch.nn.Module, torch.nn.Module] | None = None, init_note: str = "") -> None:
     """Train (or, with `init`, fine-tune) the UNet and the text encoder together on cached latents."""
     ckpt = work / "unet.pt"
     tokenizer = make_tokenizer()
     ids = tokenizer([s.caption for s in scenes], padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
-    positions, masks = grounding_targets(scenes)
+    positions, masks = world.grounding_targets(scenes)
     empty = tokenizer("", padding="max_length", max_length=77, return_tensors="pt").input_ids
     scaling = 1.0 / latents.std().item()
     vae.register_to_config(scaling_factor=scaling)
@@ -201,11 +209,11 @@ def train_unet(latents: torch.Tensor, scenes: list[Scene], vae, config: TrainCon
                          "ema_text": ema_text.state_dict(), "optimizer": opt.state_dict(), "step": done, "rng": torch.get_rng_state()}
                 _atomic_save(state, ckpt)
             if done % config.export_every == 0 or done == config.unet_steps:
-                export(vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done, "init_from": init_note})
+                export(world, vae, ema_text, ema_unet, out, {**asdict(config), "trained_unet_steps": done, "init_from": init_note})
                 tqdm.write(f"exported {out} at unet step {done}")
 
 
-def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
+def export(world: World, vae, text_encoder, unet, out: Path, card: dict) -> None:
     """Save a float16 StableDiffusionPipeline (load it as float32 on CPU); replaces `out` atomically."""
     pipe = StableDiffusionPipeline(
         vae=copy.deepcopy(vae).half(),
@@ -224,9 +232,10 @@ def export(vae, text_encoder, unet, out: Path, card: dict) -> None:
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(BPE_DIR / name, staging / "tokenizer" / name)
     # the presence check's rivals: every object this world has (presence/rivals.py reads it)
-    (staging / VOCABULARY_FILE).write_text("\n".join(OBJECTS) + "\n")
+    (staging / VOCABULARY_FILE).write_text("\n".join(world.vocabulary) + "\n")
     lines = [f"- {key}: {value}" for key, value in card.items()]
-    (staging / "TRAINING.md").write_text("# Toy-world model\n\nTrained by `python -m benchmarks.toyworld.train`.\n\n" + "\n".join(lines) + "\n")
+    command = "python -m benchmarks.toyworld.train" + ("" if world.name == "toyworld" else f" --world {world.name}")
+    (staging / "TRAINING.md").write_text(f"# {world.title}\n\nTrained by `{command}`.\n\n" + "\n".join(lines) + "\n")
     if out.exists():
         old = out.with_name(out.name + ".old")
         out.rename(old)
@@ -244,11 +253,13 @@ def _atomic_save(obj, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path(".toyworld-train"), help="checkpoints and cached latents")
-    parser.add_argument("--out", type=Path, default=Path("editor/models/toyworld"))
+    parser.add_argument("--world", choices=sorted(WORLDS), default="toyworld", help="which toy world to train on")
+    parser.add_argument("--work", type=Path, default=None, help="checkpoints and cached latents (default .WORLD-train)")
+    parser.add_argument("--out", type=Path, default=None, help="where to export the model (default editor/models/WORLD)")
     for field, value in asdict(TrainConfig()).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+            parser.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=None,
+                                help=f"default {value}, or the world's own")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--reset-ema", action="store_true", help="on resume, restart the EMA weights from the live ones")
     parser.add_argument("--init-from", type=Path, default=None,
@@ -256,10 +267,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TrainConfig(**{k: getattr(args, k) for k in asdict(TrainConfig()) if hasattr(args, k)})
+    world = WORLDS[args.world]()
+    given = {k: getattr(args, k) for k in asdict(TrainConfig()) if getattr(args, k, None) is not None}
+    config = TrainConfig(**{**world.defaults, **given})
+    args.work = args.work or Path(f".{world.name}-train")
+    args.out = args.out or Path("editor/models") / world.name
     args.work.mkdir(parents=True, exist_ok=True)
-    print(f"config: {config}")
-    images, scenes = render_dataset(config)
+    print(f"world {world.name}, config: {config}")
+    images, scenes = render_dataset(world, config)
     init = None
     if args.init_from:
         start = StableDiffusionPipeline.from_pretrained(args.init_from, dtype=torch.float32, safety_checker=None, requires_safety_checker=False)
@@ -268,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         vae = train_vae(images, config, args.work)
     latents = cache_latents(vae, images, args.work)
     print(f"latent std {latents.std().item():.3f}")
-    train_unet(latents, scenes, vae, config, args.work, args.out, reset_ema=args.reset_ema, init=init, init_note=str(args.init_from or ""))
+    train_unet(world, latents, scenes, vae, config, args.work, args.out, reset_ema=args.reset_ema, init=init, init_note=str(args.init_from or ""))
 
 
 if __name__ == "__main__":
