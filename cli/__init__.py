@@ -62,7 +62,7 @@ class SectionedCommand(click.Command):
 @click.option("-p", "--prompt", help="Describe the image (generation), or caption the photo including the object (removal).")
 @click.option("-r", "--remove", "targets", multiple=True, help="Object to remove; repeat for several. Generation also reads 'without X' from --prompt.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file, or output folder for several inputs. Default: <stem>.edited.png beside the input.")
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or 'toyworld' (ships with unwant).")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or a toy-world model that ships with unwant: 'toyworld' (shapes) or 'toyworld2' (faces, textures, shadows).")
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
@@ -126,7 +126,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or 'toyworld' (ships with unwant).")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or a toy-world model that ships with unwant: 'toyworld' (shapes) or 'toyworld2' (faces, textures, shadows).")
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens the page to your network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port to listen on.")

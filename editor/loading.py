@@ -1,4 +1,5 @@
-"""Find and load a Stable Diffusion pipeline: hub id, local diffusers folder, single .safetensors file, or `toyworld`."""
+"""Find and load a Stable Diffusion pipeline: hub id, local diffusers folder, single .safetensors file, or a shipped
+toy-world model (`toyworld`, `toyworld2`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ log = logging.getLogger("unwant")
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 TOYWORLD_ALIAS = "toyworld"
-TOYWORLD_PATH = Path(__file__).resolve().parent / "models" / "toyworld"  # package data: installed with unwant
+SHIPPED_MODELS = ("toyworld", "toyworld2")  # package data (editor/models/NAME): installed with unwant, loaded by name
+MODELS_FOLDER = Path(__file__).resolve().parent / "models"
+TOYWORLD_PATH = MODELS_FOLDER / TOYWORLD_ALIAS
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -99,6 +102,18 @@ def _not_cached_error(model: str, offline: bool) -> ModelLoadError:
     )
 
 
+def shipped_model_path(name: str) -> Path:
+    """The folder of a toy-world model that ships with unwant, by name."""
+    folder = MODELS_FOLDER / name
+    if not (folder / "model_index.json").exists():
+        world = "" if name == TOYWORLD_ALIAS else f" --world {name}"
+        raise ModelLoadError(
+            f"the {name} model is missing from {folder}: reinstall unwant, or train one from a checkout with "
+            f"`python -m benchmarks.toyworld.train{world} --out {folder}`"
+        )
+    return folder
+
+
 def load_pipeline(
     model: str | os.PathLike = DEFAULT_MODEL,
     device: str | torch.device | None = None,
@@ -121,13 +136,8 @@ def load_pipeline(
     torch_dtype = resolve_dtype(dtype, device)
     model = str(model)
     extra = {} if safety_checker else {"safety_checker": None, "requires_safety_checker": False}
-    if model == TOYWORLD_ALIAS:
-        if not (TOYWORLD_PATH / "model_index.json").exists():
-            raise ModelLoadError(
-                f"the toyworld model is missing from {TOYWORLD_PATH}: reinstall unwant, or train one from a checkout with "
-                f"`python -m benchmarks.toyworld.train --out {TOYWORLD_PATH}`"
-            )
-        model = str(TOYWORLD_PATH)
+    if model in SHIPPED_MODELS:
+        model = str(shipped_model_path(model))
     path = Path(model).expanduser()
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:

@@ -108,19 +108,25 @@ def test_other_file_types_are_refused(tmp_path):
         load_pipeline(notes, device="cpu")
 
 
-def test_toyworld_alias_loads_the_shipped_folder(monkeypatch, folder, reference):
+@pytest.mark.parametrize("name", ["toyworld", "toyworld2"])
+def test_shipped_models_load_by_name_from_the_package_folder(monkeypatch, tmp_path, folder, reference, name):
+    import shutil
+
     import editor.loading
 
-    monkeypatch.setattr(editor.loading, "TOYWORLD_PATH", folder)
-    assert same_weights(load_pipeline("toyworld", device="cpu").unet, reference.unet)
+    shutil.copytree(folder, tmp_path / name)
+    monkeypatch.setattr(editor.loading, "MODELS_FOLDER", tmp_path)
+    assert same_weights(load_pipeline(name, device="cpu").unet, reference.unet)
 
 
-def test_missing_toyworld_model_says_how_to_make_it(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name, command", [("toyworld", "python -m benchmarks.toyworld.train --out"),
+                                           ("toyworld2", "python -m benchmarks.toyworld.train --world toyworld2 --out")])
+def test_a_missing_shipped_model_says_how_to_make_it(monkeypatch, tmp_path, name, command):
     import editor.loading
 
-    monkeypatch.setattr(editor.loading, "TOYWORLD_PATH", tmp_path / "toyworld")
-    with pytest.raises(ModelLoadError, match=re.escape("python -m benchmarks.toyworld.train")):
-        load_pipeline("toyworld", device="cpu")
+    monkeypatch.setattr(editor.loading, "MODELS_FOLDER", tmp_path)
+    with pytest.raises(ModelLoadError, match=re.escape(command)):
+        load_pipeline(name, device="cpu")
 
 
 # -- devices and dtypes ----------------------------------------------------------------------------
