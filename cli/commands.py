@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 from PIL import Image
 
-from editor.batch import SUMMARY_NAME, absent_inputs, already_done, output_folder_lock, run_batch, to_check
+from editor.batch import REPORT_NAME, SUMMARY_NAME, already_done, check_settings, latest_entries, output_folder_lock, run_batch, to_check
 from editor.checks import check_guidance, check_output_location, check_seed, check_steps
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
@@ -59,6 +60,37 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
     check_output_location(path)
 
 
+def _check_outputs(options: dict, inputs: list[Path], output: Path) -> None:
+    """Every file this edit will write, checked before the model loads: the image, the mask, the attention figure and
+    the report, none onto an input, onto another of them, or over an existing file unasked."""
+    overwrite = options["overwrite"]
+    _check_writable(output, overwrite, inputs)
+    extras = [options[flag] for flag in ("save_mask", "save_attention") if options[flag]]
+    written = [output]
+    for path in extras:
+        _check_writable(path, overwrite, inputs)
+        if any(path.resolve() == other.resolve() for other in written):
+            raise UnwantError(f"{path}: is also where another output of this edit goes; give each its own file")
+        written.append(path)
+    _check_report(options["report"], overwrite, inputs, written)
+
+
+def _check_report(path: Path | None, overwrite: bool, inputs: list[Path], outputs: list[Path]) -> None:
+    """Refuse a --report that would replace an input, an output of this edit, an existing file unasked, or a folder:
+    before the model loads, not after the edit."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UnwantError(f"{path}: is a folder; give --report a file name such as report.json")
+    for other in [*inputs, *outputs]:
+        if path.resolve() == other.resolve() or (path.exists() and other.exists() and os.path.samefile(path, other)):
+            role = "input" if other in inputs else "output"
+            raise UnwantError(f"{path}: --report would replace the {role} {other}; choose another report file")
+    if path.exists() and not overwrite:
+        raise UnwantError(f"{path}: exists; pass --overwrite to replace it, or choose another report file")
+    check_output_location(path)
+
+
 def _save_extras(result: EditResult, options: dict, inputs: list[Path]) -> None:
     overwrite = options["overwrite"]
     if options["save_attention"]:
@@ -73,7 +105,7 @@ def _save_extras(result: EditResult, options: dict, inputs: list[Path]) -> None:
 
 def _generate(options: dict) -> int:
     output = options["output"] or Path("generated.png")
-    _check_writable(output, options["overwrite"], [])
+    _check_outputs(options, [], output)
     editor = _load(options)
     result = editor.generate(
         options["prompt"],
@@ -138,7 +170,7 @@ def _single(source: Path, options: dict) -> int:
     output = options["output"] or output_path_for(source)
     if output.is_dir():
         output = output / output_path_for(source).name
-    _check_writable(output, options["overwrite"], [source])
+    _check_outputs(options, [source], output)
     editor = _load(options)
     _say_what_runs(editor, options)
     result = _edit_one(editor, photo, options)
@@ -204,10 +236,22 @@ def make_processor(options: dict) -> tuple[Editor, Callable[[list[Path]], list[O
     return editor, functools.partial(process_photos, editor, options)
 
 
+# what a batch's photos are made with: a rerun into the same folder must ask the same (editor/batch.py: check_settings)
+BATCH_SETTINGS = ("targets", "prompt", "preset", "model", "model_config", "inversion", "steps", "guidance", "fill", "no_blend",
+                  "mask_threshold", "presence_threshold", "edit_all", "no_verify", "alpha", "no_optimize", "reconstruct", "concat",
+                  "strip_metadata")  # not --no-copy-unchanged: it decides whether a copy is written, not what an output holds
+
+
+def _batch_settings(options: dict) -> dict:
+    return {key: str(options[key]) if isinstance(options[key], Path) else options[key] for key in BATCH_SETTINGS}
+
+
 def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_folder: Path, options: dict) -> int:
+    settings = _batch_settings(options)
     if not options["overwrite"]:
-        absent = absent_inputs(out_folder / "report.jsonl")
-        if all(already_done(source, relative, out_folder, absent) for source, relative in files):
+        check_settings(out_folder, settings, overwrite=False)  # another target into the same folder is refused, not "done"
+        latest = latest_entries(out_folder / REPORT_NAME)
+        if all(already_done(source, relative, out_folder, latest) for source, relative in files):
             click.echo(f"nothing to do: all {len(files)} photos are already done in {out_folder} (--overwrite redoes them)", err=True)
             _say_what_to_check(out_folder)
             return 0
@@ -219,12 +263,12 @@ def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_fo
         address = None if options["ray_address"] == "local" else options["ray_address"]
         log.info("on Ray (%s): one model per actor", address or "this machine, or the cluster RAY_ADDRESS names")
         summary = run_ray_batch(inputs, out_folder, functools.partial(make_processor, options), address=address,
-                                actors=options["ray_actors"], batch_size=options["batch_size"], **common)
+                                actors=options["ray_actors"], batch_size=options["batch_size"], settings=settings, **common)
         return _finish_batch(summary, out_folder)
     editor = _load(options)
     _say_what_runs(editor, options)
     summary = run_batch(editor, inputs, out_folder, functools.partial(process_photos, editor, options), batch_size=options["batch_size"],
-                        **common)
+                        settings=settings, **common)
     return _finish_batch(summary, out_folder)
 
 

@@ -142,15 +142,20 @@ def copy_for(relative: Path, out_folder: Path) -> Path:
     return out_folder / relative
 
 
+def photo_key(relative: Path) -> str:
+    """One photo, one key: its path inside the dataset (however the input folder was spelled on the command line)."""
+    return relative.as_posix()
+
+
 def latest_entries(report: Path) -> dict[str, dict]:
-    """Each input's last report line that did something (not "skipped"), by input path."""
+    """Each photo's last report line that did something (not "skipped"), by its key (older reports: by input path)."""
     latest: dict[str, dict] = {}
     if report.exists():
         for line in report.read_text(encoding="utf-8", errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
                 if entry.get("status") != "skipped":
-                    latest[entry.get("input")] = entry
+                    latest[entry.get("key") or entry.get("input")] = entry
     return latest
 
 
@@ -159,14 +164,34 @@ def to_check(report: Path) -> list[str]:
     return [entry["output"] for entry in latest_entries(report).values() if entry.get("status") == "check"]
 
 
-def absent_inputs(report: Path) -> set[str]:
-    """Inputs whose latest check found no target (with --no-copy-unchanged they have no output to show for it)."""
-    return {path for path, entry in latest_entries(report).items() if entry["status"] == "absent"}
+def already_done(source: Path, relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
+    """An earlier run finished this photo: its report line says so (found absent, or edited or copied), and the file
+    it wrote is there. An output without a line was written by a run killed before its line: not done."""
+    entry = latest.get(photo_key(relative)) or latest.get(str(source))
+    if entry is None or entry["status"] not in ("ok", "check", "absent"):
+        return False
+    return entry["status"] == "absent" or output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists()
 
 
-def already_done(source: Path, relative: Path, out_folder: Path, absent: set[str] = frozenset()) -> bool:
-    """An earlier run finished this photo: its edit or its copy is there, or it was found to hold no target."""
-    return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists() or str(source) in absent
+def left_by_a_killed_run(relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
+    """This photo's output exists but no report line says it is done, in a folder an earlier batch wrote (it has a
+    report): a run killed between writing the file and its line. It is redone over that file."""
+    return bool(latest or (out_folder / REPORT_NAME).exists()) and (output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists())
+
+
+def check_settings(out_folder: Path, settings: dict | None, overwrite: bool) -> None:
+    """A folder's photos are made with one set of settings (target, caption, preset, model, thresholds...), which
+    each report line records: a rerun with others is refused in one line, or with `overwrite` redoes every photo."""
+    if settings is None or overwrite:
+        return
+    settings = json.loads(json.dumps(settings))  # as they read back: tuples become lists
+    for entry in latest_entries(out_folder / REPORT_NAME).values():
+        before = entry.get("settings")
+        if before is not None and before != settings:
+            changed = [key for key in sorted(set(before) | set(settings)) if before.get(key) != settings.get(key)]
+            said = ", ".join(f"{key} {before.get(key)!r} (now {settings.get(key)!r})" for key in changed)
+            raise UnwantError(f"{out_folder}: its photos were made with {said}; choose another -o folder, or pass --overwrite "
+                              "to redo every photo with the new settings")
 
 
 # one batch's step: outcomes for several photos, one per photo in order; an exception in place of a photo's outcome is
@@ -178,7 +203,10 @@ def process_files(editor, files: list[tuple[Path, Path]], out_folder: Path, proc
                   copy_unchanged: bool = True, strip_metadata: bool = False) -> list[dict]:
     """Process photos (several share the model's batches) and write each one's output: the edit, or (no target found)
     a byte-for-byte copy; returns their report lines. Any failure becomes that photo's "error" line: one bad file never
-    stops the others."""
+    stops the others.
+
+    `overwrite`: replace what is at the outputs; a batch passes True for the files it chose because they were not done
+    (`pending_files`), since anything there was written by a killed attempt at the same photo."""
     started = time.perf_counter()
     try:
         outcomes = process([source for source, _ in files])
@@ -189,6 +217,7 @@ def process_files(editor, files: list[tuple[Path, Path]], out_folder: Path, proc
     for (source, relative), outcome in zip(files, outcomes):
         started = time.perf_counter()
         entry = _write_outcome(editor, source, relative, out_folder, outcome, overwrite, copy_unchanged, strip_metadata)
+        entry["key"] = photo_key(relative)
         entry["seconds_total"] = round(seconds + time.perf_counter() - started, 3)
         entries.append(entry)
     return entries
@@ -201,7 +230,7 @@ def _write_outcome(editor, source: Path, relative: Path, out_folder: Path, outco
         if isinstance(outcome, Exception):
             raise outcome
         if outcome.result is None:
-            target = copy_file(source, copy_for(relative, out_folder), overwrite) if copy_unchanged else None
+            target = copy_file(source, copy_for(relative, out_folder), overwrite, strip_metadata) if copy_unchanged else None
         else:
             target = write_image(outcome.result.image, output_for(relative, out_folder), overwrite=overwrite, inputs=[source],
                                  strip_metadata=strip_metadata)
@@ -219,18 +248,29 @@ def _write_outcome(editor, source: Path, relative: Path, out_folder: Path, outco
 def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], list[dict]]:
     """Clean what killed runs left, then split the files: those to process, and a "skipped" line for each one done.
 
-    Call it holding the folder's lock: it deletes stale temporaries and cuts a half-written report line."""
+    A photo whose output is there but not its report line is to process (a run killed between the two); an output
+    the folder's report knows nothing of, in a folder no batch wrote, is someone else's file: that photo fails in its
+    own line unless `overwrite`. Call it holding the folder's lock: it deletes stale temporaries and cuts a
+    half-written report line."""
     report = out_folder / REPORT_NAME
     remove_stale_temporaries(out_folder)
     drop_partial_line(report)
-    absent = absent_inputs(report)
+    latest = latest_entries(report)
     todo, skipped = [], []
     for source, relative in files:
-        if not overwrite and already_done(source, relative, out_folder, absent):
-            skipped.append(record(source, None, editor, status="skipped", message="done by an earlier run (use --overwrite to redo)"))
+        if not overwrite and already_done(source, relative, out_folder, latest):
+            skipped.append(record(source, None, editor, status="skipped", message="done by an earlier run (use --overwrite to redo)")
+                           | {"key": photo_key(relative)})
+        elif not overwrite and not left_by_a_killed_run(relative, out_folder, latest) and _output_exists(relative, out_folder):
+            skipped.append(record(source, None, editor, status="error", message=f"{output_for(relative, out_folder)}: exists and no "
+                                  "unwant batch wrote it; pass --overwrite to replace it, or choose another -o folder") | {"key": photo_key(relative)})
         else:
             todo.append((source, relative))
     return todo, skipped
+
+
+def _output_exists(relative: Path, out_folder: Path) -> bool:
+    return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists()
 
 
 @dataclass
@@ -241,9 +281,12 @@ class OpenBatch:
     report: Path
     summary: BatchSummary
     stop: StopAfterCurrent
+    settings: dict | None = None  # what the photos are made with, in every line
 
     def log(self, entry: dict) -> None:
         """Append a file's line to the report, count it, and say a failure as it happens."""
+        if self.settings is not None:
+            entry = {**entry, "settings": self.settings}
         append_jsonl(entry, self.report)
         self.summary.add(entry)
         if entry["status"] == "error":
@@ -256,13 +299,15 @@ class OpenBatch:
 
 
 @contextlib.contextmanager
-def open_batch(editor, inputs: list[Path], out_folder: Path, *, overwrite: bool, lock: bool) -> Iterator[OpenBatch]:
+def open_batch(editor, inputs: list[Path], out_folder: Path, *, overwrite: bool, lock: bool, settings: dict | None = None) -> Iterator[OpenBatch]:
     """What every batch does around its work, locally or on Ray: the folder's lock (`lock=False`: the caller holds it),
-    Ctrl-C caught, a killed run's leftovers cleaned, a "skipped" line for each photo an earlier run finished."""
+    the run's settings against the folder's (`check_settings`), Ctrl-C caught, a killed run's leftovers cleaned, a
+    "skipped" line for each photo an earlier run finished."""
     files = find_images(inputs, exclude=out_folder)
     with output_folder_lock(out_folder) if lock else contextlib.nullcontext(), StopAfterCurrent() as stop:
+        check_settings(out_folder, settings, overwrite)
         todo, skipped = pending_files(editor, files, out_folder, overwrite)
-        run = OpenBatch(todo, out_folder / REPORT_NAME, BatchSummary(), stop)
+        run = OpenBatch(todo, out_folder / REPORT_NAME, BatchSummary(), stop, settings)
         for entry in skipped:
             run.log(entry)
         yield run
@@ -280,18 +325,20 @@ def run_batch(
     lock: bool = True,
     strip_metadata: bool = False,
     copy_unchanged: bool = True,
+    settings: dict | None = None,
 ) -> BatchSummary:
     """Process every photo under `inputs` into `out_folder`, `batch_size` at a time, one report line each; one bad file
     never stops the others.
 
-    `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model)."""
-    with open_batch(editor, inputs, out_folder, overwrite=overwrite, lock=lock) as run, \
+    `lock=False`: the caller already holds `output_folder_lock(out_folder)` (the CLI takes it before loading the model).
+    `settings`: what the photos are made with; a rerun into the same folder with other settings is refused."""
+    with open_batch(editor, inputs, out_folder, overwrite=overwrite, lock=lock, settings=settings) as run, \
             tqdm(total=len(run.todo), desc="photos", unit="photo", disable=quiet) as bar:
         for start in range(0, len(run.todo), batch_size):
             if run.stopping():
                 break
             chunk = run.todo[start:start + batch_size]
-            for entry in process_files(editor, chunk, out_folder, process, overwrite=overwrite, copy_unchanged=copy_unchanged,
+            for entry in process_files(editor, chunk, out_folder, process, overwrite=True, copy_unchanged=copy_unchanged,
                                        strip_metadata=strip_metadata):
                 run.log(entry)
             bar.update(len(chunk))

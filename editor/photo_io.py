@@ -140,11 +140,13 @@ def find_images(
             if file.resolve() in seen:
                 continue  # named twice, e.g. as a file and inside a folder argument
             seen.add(file.resolve())
-            key = relative.as_posix().lower()  # lower: the outputs would also clash on case-insensitive disks
+            # without the suffix: an edit is written as <stem>.png, so x.jpg and x.png would share one output; lower:
+            # the outputs would also clash on case-insensitive disks
+            key = relative.with_suffix("").as_posix().lower()
             if key in names:
                 raise PhotoError(
-                    f"{file}: its output would clash with that of {names[key]} (both are {relative}); "
-                    "process them in separate runs or rename one"
+                    f"{file}: its output would clash with that of {names[key]} (both would be written as "
+                    f"{relative.with_suffix('.png')}); process them in separate runs or rename one"
                 )
             names[key] = file
             found.append((file, relative))

@@ -91,12 +91,13 @@ def run_ray_batch(
     lock: bool = True,
     strip_metadata: bool = False,
     copy_unchanged: bool = True,
+    settings: dict | None = None,
 ) -> BatchSummary:
     """`run_batch` on Ray: the files still to do spread over actors that each built `make_processor()` once.
 
     `address`: a running cluster ("auto", "ray://host:10001"), or None to start one on this machine for the run."""
     ray = import_ray()
-    with open_batch(None, inputs, out_folder, overwrite=overwrite, lock=lock) as run:
+    with open_batch(None, inputs, out_folder, overwrite=overwrite, lock=lock, settings=settings) as run:
         if not run.todo:
             return run.summary
         started_here = not ray.is_initialized()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
 
 from editor.result import EditResult
+from sd.errors import UnwantError
 
 
 def sha256_of(path: Path) -> str:
@@ -51,10 +53,21 @@ def record(
 
 
 def write_json(entry: dict, path: Path) -> None:
-    """Write one record as a JSON file, atomically."""
+    """Write one record as a JSON file, atomically; a failure leaves no temporary file and says why in one line.
+
+    Strict JSON: a NaN or an infinity (which JSON has no word for) is refused rather than written."""
+    path = Path(path)
+    if path.is_dir():
+        raise UnwantError(f"{path}: is a folder; give the report a file name such as report.json")
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(entry, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(entry, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UnwantError(f"{path}: could not write the report ({(error.strerror or type(error).__name__).lower()}); "
+                          "check disk space and permissions") from None
 
 
 def append_jsonl(entry: dict, path: Path) -> None:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from editor.faithful import METADATA_KEYS
 from editor.photo_io import ALPHA_MODES, PhotoError, _reason
+from editor.stripping import stripped_bytes
 
 log = logging.getLogger("unwant")
 
@@ -103,12 +104,17 @@ def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Imag
     return image if image.mode == mode else image.convert(mode)
 
 
-def copy_file(source: str | os.PathLike, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Copy `source` byte for byte to `path` (a photo a batch left as it was), atomically, never onto the input."""
+def copy_file(source: str | os.PathLike, path: str | os.PathLike, overwrite: bool = False, strip_metadata: bool = False) -> Path:
+    """Copy `source` byte for byte to `path` (a photo a batch left as it was), atomically, never onto the input; with
+    `strip_metadata`, without its metadata and with the same pixels (editor/stripping.py)."""
     source, path = Path(source), Path(path)
     _refuse_inputs(path, [source])
     _refuse_existing(path, overwrite)
     try:
+        if strip_metadata:
+            data = stripped_bytes(source)
+            _write_atomically(path, lambda file: file.write(data))
+            return path
         with open(source, "rb") as handle:
             _write_atomically(path, lambda file: shutil.copyfileobj(handle, file, 1 << 20))
     except PermissionError as error:

@@ -636,12 +636,15 @@ def test_metadata_is_kept_unless_stripped(edit, tmp_path):
         assert not len(stripped.getexif()) and "dpi" not in stripped.info
 
 
-def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path):
+def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path, monkeypatch):
+    import cli.commands
+
     src, out = tmp_path / "in", tmp_path / "out"
     make_photo(src / "p0.png"), make_photo(src / "sub" / "p1.jpg")
     assert edit(*batch(src, "-o", out)).exit_code == 0
-    # the same command again, with a model that does not exist: nothing may need it
-    again = CliRunner().invoke(cli.main, [*map(str, batch(src, "-o", out)), "--model", str(tmp_path / "no-model")])
+    # the same command again, and nothing may load the model
+    monkeypatch.setattr(cli.commands, "_load", lambda options: pytest.fail("the model was loaded"))
+    again = edit(*batch(src, "-o", out))
     assert again.exit_code == 0, again.output
     assert f"nothing to do: all 2 photos are already done in {out} (--overwrite redoes them)" in again.stderr
 

@@ -66,7 +66,7 @@ def dataset(tmp_path_factory) -> Path:
 
 def test_a_ray_batch_equals_the_local_batch_through_an_actor_death(dataset, tmp_path):
     import cli
-    from cli.commands import make_processor
+    from cli.commands import _batch_settings, make_processor
     from editor.ray_batch import run_ray_batch
 
     local, on_ray = tmp_path / "local", tmp_path / "ray"
@@ -80,7 +80,7 @@ def test_a_ray_batch_equals_the_local_batch_through_an_actor_death(dataset, tmp_
     processor = functools.partial(dying_once, functools.partial(make_processor, options), str(marker), "scene-04.png")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
-        summary = run_ray_batch([dataset], on_ray, processor, actors=2, batch_size=2, quiet=True)
+        summary = run_ray_batch([dataset], on_ray, processor, actors=2, batch_size=2, quiet=True, settings=_batch_settings(options))
     finally:
         ray.shutdown()
     assert marker.exists()  # an actor did die, and its photo was done again by the restarted one

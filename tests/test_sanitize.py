@@ -8,6 +8,8 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+import cli.commands
 from PIL import Image
 
 from benchmarks.toyworld.detector import detect
@@ -67,7 +69,9 @@ def test_a_batch_edits_only_where_the_target_is_and_copies_the_rest_byte_for_byt
     assert summary["counts"] == {"ok": 3, "check": 0, "absent": 3, "skipped": 0, "error": 0} and summary["to_check"] == []
     assert 0 < summary["seconds_p50"] <= summary["seconds_p95"]
 
-    again = run(SCENES, "-o", out, "--remove", TARGET, *FAST, "--model", tmp_path / "no-model")  # nothing may load it
+    with pytest.MonkeyPatch.context() as patch:  # nothing may load the model
+        patch.setattr(cli.commands, "_load", lambda options: pytest.fail("the model was loaded"))
+        again = run(SCENES, "-o", out, "--remove", TARGET, *FAST)
     assert again.exit_code == 0 and "nothing to do: all 6 photos are already done" in again.stderr
 
 

@@ -1,0 +1,171 @@
+"""Nothing lost, nothing leaked: the probes of the reliability issue that once failed, each now a test."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import cli
+import cli.commands
+
+PROMPT = "a red circle and a blue square"
+FAST = ("--steps", "3", "--quiet", "--edit-all", "--no-verify")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tiny_pipe) -> Path:
+    folder = tmp_path_factory.mktemp("tiny_model")
+    tiny_pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture
+def edit(tiny_model):
+    def run(*args):
+        return CliRunner().invoke(cli.main, [str(a) for a in args] + ["--model", str(tiny_model), "--device", "cpu"])
+
+    return run
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Whatever runs now must be refused before the model loads."""
+    monkeypatch.setattr(cli.commands, "_load", lambda options: pytest.fail("the model was loaded"))
+
+
+def photo(path: Path, exif: bool = False) -> Path:
+    rgb = np.full((40, 48, 3), 128, np.uint8)
+    rgb[10:20, 10:20] = (220, 30, 30)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {}
+    if exif:
+        tags = Image.Exif()
+        tags[0x010F] = "PhoneMaker"
+        tags.get_ifd(0x8825)[2] = (52.0, 22.0, 1.0)
+        extra["exif"] = tags.tobytes()
+    Image.fromarray(rgb).save(path, **extra)
+    return path
+
+
+def lines(report: Path) -> list[dict]:
+    return [json.loads(line) for line in report.read_text().splitlines()]
+
+
+# -- --report ------------------------------------------------------------------------------------------------------
+
+
+def test_report_onto_the_input_is_refused_and_the_input_kept(edit, tmp_path, no_model):
+    source = photo(tmp_path / "scene-01.png")
+    before = source.read_bytes()
+    result = edit(source, "--remove", "red square", "-o", tmp_path / "out.png", "--report", source)
+    assert result.exit_code == 2 and "--report would replace the input" in result.stderr
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["existing", "folder", "output"])
+def test_report_onto_an_existing_file_a_folder_or_the_output_is_refused_before_any_work(edit, tmp_path, no_model, where):
+    source = photo(tmp_path / "p.png")
+    report = {"existing": tmp_path / "notes.json", "folder": tmp_path / "reports", "output": tmp_path / "out.png"}[where]
+    if where == "existing":
+        report.write_text("mine")
+    elif where == "folder":
+        report.mkdir()
+    result = edit(source, "--remove", "red square", "-o", tmp_path / "out.png", "--report", report)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    if where == "existing":
+        assert report.read_text() == "mine"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_save_mask_onto_the_input_or_an_existing_file_is_refused_before_any_work(edit, tmp_path, no_model):
+    source = photo(tmp_path / "p.png")
+    (tmp_path / "mask.png").write_bytes(b"mine")
+    for mask in (source, tmp_path / "mask.png", tmp_path / "mask.xyz"):
+        result = edit(source, "--remove", "red square", "-o", tmp_path / "out.png", "--save-mask", mask)
+        assert result.exit_code == 2, (mask, result.output)
+    assert (tmp_path / "mask.png").read_bytes() == b"mine"
+
+
+def test_report_written_with_overwrite_replaces_only_the_report(edit, tmp_path):
+    source = photo(tmp_path / "p.png")
+    report = tmp_path / "r.json"
+    report.write_text("old")
+    result = edit(source, "--remove", "red square", "--prompt", "a red square", "-o", tmp_path / "out.png", "--report", report,
+                  "--overwrite", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["input"] == str(source)
+
+
+# -- batches --------------------------------------------------------------------------------------------------------
+
+
+def test_strip_metadata_strips_the_copies_of_photos_without_the_target(edit, tmp_path, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.jpg", exif=True)
+    from editor.sanitize import Outcome
+
+    monkeypatch.setattr(cli.commands, "process_photos", lambda editor, options, sources: [Outcome("absent", None) for _ in sources])
+    result = edit(src, "-o", out, "--remove", "red square", "--strip-metadata", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    copy = Image.open(out / "a.jpg")
+    assert not len(copy.getexif()) and not copy.info.get("icc_profile")
+    assert np.array_equal(np.asarray(copy), np.asarray(Image.open(src / "a.jpg")))  # the same pixels, not re-encoded
+    assert lines(out / "report.jsonl")[0]["status"] == "absent"
+
+
+def test_a_rerun_with_another_target_is_refused_not_called_done(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png")
+    assert edit(src, "-o", out, "--remove", "red square", *FAST).exit_code == 0
+    again = edit(src, "-o", out, "--remove", "blue square", *FAST)
+    assert again.exit_code == 2 and "were made with targets ['red square'] (now ['blue square'])" in again.stderr
+    assert "nothing to do" not in again.stderr
+    redo = edit(src, "-o", out, "--remove", "blue square", *FAST, "--overwrite")
+    assert redo.exit_code == 0 and lines(out / "report.jsonl")[-1]["settings"]["targets"] == ["blue square"]
+
+
+def test_two_photos_that_would_share_an_output_are_refused_before_any_work(edit, tmp_path, no_model):
+    src = tmp_path / "in"
+    photo(src / "x.jpg"), photo(src / "x.png")
+    result = edit(src, "-o", tmp_path / "out", "--remove", "red square", *FAST)
+    assert result.exit_code == 2 and "x.png" in result.stderr and "x.jpg" in result.stderr and "clash" in result.stderr
+    assert not (tmp_path / "out" / "x.png").exists()
+
+
+def test_a_photo_written_but_not_reported_by_a_killed_run_is_redone_and_reported(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png"), photo(src / "b.png")
+    assert edit(src, "-o", out, "--remove", "red square", *FAST).exit_code == 0
+    report = out / "report.jsonl"
+    kept = [line for line in report.read_text().splitlines() if '"key": "b.png"' not in line]
+    report.write_text("\n".join(kept) + "\n")  # b's output is there, its line is not: killed between the two
+    again = edit(src, "-o", out, "--remove", "red square", *FAST)
+    assert again.exit_code == 0, again.output
+    latest = {entry["key"]: entry for entry in lines(report)}
+    assert latest["b.png"]["status"] == "ok" and latest["a.png"]["status"] == "skipped"
+
+
+def test_the_same_photo_spelled_another_way_is_one_photo(edit, tmp_path, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png")
+    monkeypatch.chdir(tmp_path)
+    assert edit(Path("in"), "-o", out, "--remove", "red square", *FAST).exit_code == 0
+    again = edit(src.resolve(), "-o", out, "--remove", "red square", *FAST)
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+
+def test_an_output_folder_holding_someone_elses_file_keeps_it(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png")
+    out.mkdir()
+    (out / "a.png").write_bytes(b"not ours")
+    result = edit(src, "-o", out, "--remove", "red square", *FAST)
+    assert result.exit_code == 1 and "exists and no unwant batch wrote it" in result.stderr
+    assert (out / "a.png").read_bytes() == b"not ours"
+    os.remove(out / "a.png")
