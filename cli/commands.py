@@ -12,7 +12,7 @@ import click
 from PIL import Image
 
 from editor.batch import REPORT_NAME, SUMMARY_NAME, already_done, check_settings, latest_entries, output_folder_lock, run_batch, to_check
-from editor.checks import check_guidance, check_output_location, check_seed, check_steps
+from editor.checks import check_guidance, check_megapixels, check_output_location, check_seed, check_steps, check_text
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
 from editor.loading import resolve_device
@@ -25,6 +25,7 @@ from editor.sanitize import Outcome, sanitize
 from editor.writing import WRITE_FORMATS, write_image
 from presence import PresenceConfig
 from sd.errors import UnwantError
+from suppression.config import SuppressionConfig
 
 log = logging.getLogger("unwant")
 # measured by benchmarks.speed (toy model, CPU): removal with the reference preset 21.8 s, with quality 4.0 s
@@ -155,7 +156,7 @@ def _edit_one(editor: Editor, source: Path | Image.Image, options: dict) -> Edit
     if options["reconstruct"]:
         return editor.reconstruct(
             source, prompt=options["prompt"], inversion=options["inversion"] or "null-text", steps=options["steps"] or 50,
-            guidance=options["guidance"], progress=not options["quiet"],
+            guidance=options["guidance"], negative_prompt=options["negative_prompt"], progress=not options["quiet"],
         )
     return editor.remove(source, list(options["targets"]), **_removal_options(options))
 
@@ -297,6 +298,12 @@ def _check_arguments(options: dict) -> None:
     check_steps(options["steps"], "--steps")
     check_guidance(options["guidance"])
     check_seed(options["seed"])
+    check_megapixels(options["max_megapixels"])
+    for target in options["targets"]:
+        check_text(target, "--remove")
+    MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
+    PresenceConfig().with_(threshold=options["presence_threshold"])
+    SuppressionConfig().with_(alpha=options["alpha"])
     resolve_device(options["device"])
     if options["ray_actors"] and not options["ray_address"]:
         raise UnwantError("--ray-actors is for a batch on Ray: add --ray")
@@ -316,6 +323,9 @@ def run(inputs: list[Path], options: dict) -> int:
         return _generate(options)
     if not options["reconstruct"] and not options["targets"]:
         raise UnwantError("what should go? pass --remove TARGET (or --reconstruct to check the inversion)")
+    if options["negative_prompt"] is not None and not options["reconstruct"]:
+        raise UnwantError("--negative-prompt is for generation and --reconstruct: a removal suppresses the target itself "
+                          "and reads no negative prompt")
     if len(inputs) == 1 and not inputs[0].is_dir():
         if not inputs[0].exists():
             raise UnwantError(f"{inputs[0]}: no such file")

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from sd.errors import UnwantError
+from sd.errors import UnwantError, check_number
 
 SEED_RANGE = (0, 2**64 - 1)  # what torch.Generator.manual_seed takes
 
@@ -20,9 +20,27 @@ def check_steps(steps: int | None, name: str = "steps") -> None:
         raise UnwantError(f"{name} must be a whole number from 1 to {MAX_STEPS}, not {steps!r}")
 
 
+GUIDANCE_RANGE = (0.0, 50.0)  # classifier-free guidance: 1 is none, 7.5 SD's usual; far beyond 30 the latents blow up
+MEGAPIXELS_RANGE = (0.001, 1000.0)  # --max-megapixels: a 1000-megapixel photo needs some 12 GB just to read
+
+
 def check_guidance(guidance: float) -> None:
-    if not isinstance(guidance, (int, float)) or not math.isfinite(guidance):
-        raise UnwantError(f"guidance must be a finite number (7.5 is usual), not {guidance!r}")
+    check_number(guidance, "guidance", *GUIDANCE_RANGE, usual="7.5 is usual")
+
+
+def check_megapixels(limit: float | None) -> None:
+    if limit is not None:
+        check_number(limit, "max megapixels", *MEGAPIXELS_RANGE, usual="50 by default")
+
+
+def check_text(value, name: str, *, empty: bool = False) -> None:
+    """A string with words in it (or None); a blank one only with `empty`."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise UnwantError(f"{name} must be text, not a {type(value).__name__} ({value!r})")
+    if not empty and not value.strip():
+        raise UnwantError(f"{name} is empty: give it words, e.g. 'glasses'")
 
 
 def check_fill(fill: str) -> None:

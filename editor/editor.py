@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from editor.checks import check_fill, check_guidance, check_seed, check_steps
+from editor.checks import check_fill, check_guidance, check_seed, check_steps, check_text
 from editor.loading import DEFAULT_MODEL, load_pipeline, upcast_vae_if_it_overflows
 from editor.fill import fill_from_surroundings
 from editor.masks import MaskConfig, feathered_mask, pixel_blend
@@ -43,9 +43,16 @@ REMOVE_PROMPT_TEMPLATE = "a {target}"  # used when no caption is given: the targ
 
 
 def _as_list(targets: str | list[str] | None) -> list[str]:
+    """The targets as a list of names, each checked: a name is text with words in it."""
     if targets is None:
         return []
-    return [targets] if isinstance(targets, str) else list(targets)
+    if isinstance(targets, str):
+        targets = [targets]
+    elif not isinstance(targets, (list, tuple)):
+        raise UnwantError(f"the target must be a name such as 'glasses' (or a list of names), not a {type(targets).__name__} ({targets!r})")
+    for name in targets:
+        check_text(name, "the target")
+    return list(targets)
 
 
 @contextmanager
@@ -168,7 +175,7 @@ class Editor:
 
     def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted) -> np.ndarray:
         """The model's version of the classical fill, at the photo's size (editor/repaint.py)."""
-        z_fill, _ = self.encode_photo(photo_from_any(filled))
+        z_fill, _ = self.encode_photo(photo_from_any(filled, max_megapixels=None))  # the photo's own size, already allowed
         z = repaint(self.pipe, inverted, z_fill, latent_hole(soft, tuple(z_fill.shape[-2:])), REPAINT_STRENGTH)
         return np.asarray(from_model(self.decode(z), filled.shape[1::-1]))
 
@@ -217,6 +224,9 @@ class Editor:
         **options,
     ) -> EditResult:
         """Text to image; with targets (given or negated in the prompt) the suppressed branch is returned."""
+        if prompt is None:
+            raise UnwantError("generation needs a prompt: describe the image, e.g. 'a face without glasses'")
+        check_text(prompt, "the prompt"), check_text(negative_prompt, "the negative prompt", empty=True)
         check_seed(seed), check_steps(steps), check_guidance(guidance)
         seed = random.randrange(2**31) if seed is None else seed
         targets = self.resolve_targets(prompt, remove)
@@ -256,7 +266,9 @@ class Editor:
         `resample_prompt` resamples under another prompt and `negative_prompt` replaces the inversion's null embeddings:
         a plain prompt edit with no suppression and no blend, the baseline removal ("a cat and a dog" inverted, "a cat"
         resampled with "a dog" as the negative prompt) that benchmarks.quality compares unwant against."""
-        check_steps(steps), check_guidance(guidance)
+        check_steps(steps), check_guidance(guidance), check_seed(seed)
+        check_text(prompt, "the prompt", empty=True), check_text(resample_prompt, "the resample prompt", empty=True)
+        check_text(negative_prompt, "the negative prompt", empty=True)
         photo = photo_from_any(image)
         prompt = prompt or ""
         timings: dict[str, float] = {}
@@ -298,7 +310,7 @@ class Editor:
         if not targets:
             raise UnwantError("nothing to remove: pass --remove TARGET")
         settings = preset_settings(preset)
-        check_steps(steps), check_guidance(guidance), check_fill(fill)
+        check_steps(steps), check_guidance(guidance), check_fill(fill), check_text(prompt, "the prompt", empty=True)
         prompt = prompt or default_prompt(targets)
         config = (config or settings.suppression).with_(**options)
         layout = locate_tokens(self.pipe.tokenizer, prompt, targets)
@@ -356,6 +368,7 @@ class Editor:
         repaint that for texture; "surroundings" stops after the first part; "model" takes the suppressed branch's
         pixels (the paper's; it often draws a copy of a neighbour there). Only then, or with blend=False, does the
         suppressed branch run, so `config` and the keyword options (SWR and ITO settings) change nothing otherwise."""
+        check_seed(seed)
         removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
         photo = photo_from_any(image)
         timings: dict[str, float] = {}

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import torch
 
+from sd.errors import check_number
+
 
 @dataclass(frozen=True)
 class MaskConfig:
@@ -26,6 +28,11 @@ class MaskConfig:
     snap: bool = True  # snap the mask to the object's edges with GrabCut; off: the dilated attention blob
     context: float = 0.15  # GrabCut learns the background's colours this far around the blob (short-side fraction)
     edge: float = 0.03  # the snapped mask grows by this much (short-side fraction): anti-aliased edges and halos go too
+
+    def __post_init__(self):
+        check_number(self.threshold, "mask threshold", 0.0, 1.0, low_open=True, usual="a fraction of the attention's maximum; 0.3 by default")
+        for name in ("dilation", "feather", "context", "edge", "latent_blend_from", "peak_share"):
+            check_number(getattr(self, name), f"mask {name.replace('_', ' ')}", 0.0, 1.0)
 
     def in_the_loop(self) -> MaskConfig:
         """Only what the denoising loop's latent blend reads, the rest at a fixed value: two configs that differ only in

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from editor.checks import check_megapixels
 from editor.faithful import in_native_mode, metadata_of, native_of, with_metadata
 from sd.errors import UnwantError
 
@@ -53,6 +54,7 @@ class Photo:
 
 def read_photo(path: str | os.PathLike, max_megapixels: float | None = 50.0) -> Photo:
     """Read a JPEG, PNG, WebP, BMP or TIFF file as a Photo; every bad file raises PhotoError."""
+    check_megapixels(max_megapixels)
     path = Path(path)
     _check_file(path)
     with _our_checks_not_pils():
@@ -70,6 +72,7 @@ def read_photo(path: str | os.PathLike, max_megapixels: float | None = 50.0) -> 
 def photo_from_any(image: str | os.PathLike | Image.Image | np.ndarray | Photo,
                    max_megapixels: float | None = 50.0) -> Photo:
     """A Photo from a path, a PIL image, or an H x W (x 3 | 4) uint8 / uint16 / float-in-[0, 1] array."""
+    check_megapixels(max_megapixels)
     if isinstance(image, Photo):
         return image
     if isinstance(image, (str, os.PathLike)):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sd.errors import check_number
+
 
 @dataclass(frozen=True)
 class PresenceConfig:
@@ -23,6 +25,11 @@ class PresenceConfig:
     # target let through unedited is the error a sanitizer must not make
     threshold: float = 0.55
     seed: int = 0  # the noise draws: one photo, one score, on every device
+
+    def __post_init__(self):
+        check_number(self.threshold, "presence threshold", 0.0, 1.0, usual="0.55 by default")
+        check_number(self.temperature, "presence temperature", 0.0, 100.0, low_open=True)
+        check_number(self.top_fraction, "presence top fraction", 0.0, 1.0, low_open=True)
 
     def with_(self, **changes) -> "PresenceConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -12,6 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sd.errors import UnwantError, check_number
+
+# SWR's soft weight s * exp(-alpha * s): embeddings' singular values reach tens, so a negative alpha much below the
+# reference's -0.001 overflows, and above 10 every singular value is already zero
+ALPHA_RANGE = (-0.01, 10.0)
+
 
 @dataclass(frozen=True)
 class SuppressionConfig:
@@ -40,9 +46,13 @@ class SuppressionConfig:
 
     def __post_init__(self):
         if self.loss not in ("reference", "paper"):
-            raise ValueError(f"SuppressionConfig loss must be 'reference' or 'paper', not {self.loss!r}")
+            raise UnwantError(f"SuppressionConfig loss must be 'reference' or 'paper', not {self.loss!r}")
         if self.pooled not in ("swr", "keep"):
-            raise ValueError(f"SuppressionConfig pooled must be 'swr' or 'keep', not {self.pooled!r}")
+            raise UnwantError(f"SuppressionConfig pooled must be 'swr' or 'keep', not {self.pooled!r}")
+        check_number(self.alpha, "alpha", *ALPHA_RANGE, usual="1.0 by default; the reference's strengthening mode is -0.001")
+        check_number(self.step_size, "ITO step size", 0.0, 1000.0)
+        for name in ("swr_start", "ito_end", "erase_pixel_threshold", "retain_pixel_threshold"):
+            check_number(getattr(self, name), name.replace("_", " "), 0.0, 1.0)
 
     def with_(self, **changes) -> "SuppressionConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

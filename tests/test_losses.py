@@ -2,6 +2,8 @@
 here, the other forms' signs, and the step-size schedule and window."""
 
 import pytest
+
+from sd.errors import UnwantError
 import torch
 import torch.nn.functional as F
 
@@ -172,7 +174,7 @@ def test_paper_loss_is_eq_5():
 
 
 def test_an_unknown_loss_is_refused():
-    with pytest.raises(ValueError, match="loss must be"):
+    with pytest.raises(UnwantError, match="loss must be"):
         SuppressionConfig(loss="mean")
 
 

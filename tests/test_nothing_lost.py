@@ -169,3 +169,45 @@ def test_an_output_folder_holding_someone_elses_file_keeps_it(edit, tmp_path):
     assert result.exit_code == 1 and "exists and no unwant batch wrote it" in result.stderr
     assert (out / "a.png").read_bytes() == b"not ours"
     os.remove(out / "a.png")
+
+
+# -- numbers and words out of range: refused before the model loads ------------------------------------------------
+
+
+@pytest.mark.parametrize("flag, value", [("--mask-threshold", "2"), ("--mask-threshold", "-1"), ("--mask-threshold", "nan"),
+                                         ("--mask-threshold", "0"), ("--presence-threshold", "nan"), ("--presence-threshold", "1.5"),
+                                         ("--alpha", "nan"), ("--alpha", "-50"), ("--guidance", "1e30"), ("--guidance", "nan"),
+                                         ("--max-megapixels", "nan"), ("--max-megapixels", "-1"), ("--remove", "   ")])
+def test_a_number_or_word_out_of_range_is_one_line_before_any_work(edit, tmp_path, no_model, flag, value):
+    source = photo(tmp_path / "p.png")
+    target = () if flag == "--remove" else ("--remove", "red square")
+    result = edit(source, *target, flag, value, "-o", tmp_path / "out.png")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.output
+    assert result.stderr.startswith("error: ") and not (tmp_path / "out.png").exists()
+
+
+def test_a_negative_prompt_is_refused_for_a_removal_and_used_by_reconstruct(edit, tmp_path):
+    source = photo(tmp_path / "p.png")
+    refused = edit(source, "--remove", "red square", "--negative-prompt", "blur", "-o", tmp_path / "out.png")
+    assert refused.exit_code == 2 and "--negative-prompt is for generation and --reconstruct" in refused.stderr
+    plain, negative = tmp_path / "plain.png", tmp_path / "negative.png"
+    common = ("--reconstruct", "--prompt", "a red square", "--inversion", "ddim", "--steps", "3", "--quiet")
+    assert edit(source, *common, "-o", plain).exit_code == 0
+    assert edit(source, *common, "--negative-prompt", "a blue square", "-o", negative).exit_code == 0
+    assert not np.array_equal(np.asarray(Image.open(plain)), np.asarray(Image.open(negative)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda e, p: e.remove(p, "red square", seed=-1), lambda e, p: e.remove(p, "red square", seed="abc"),
+    lambda e, p: e.remove(p, 123), lambda e, p: e.remove(p, "red square", prompt=123), lambda e, p: e.generate(None),
+    lambda e, p: e.generate("a red square", negative_prompt=5), lambda e, p: e.remove(p, ""),
+    lambda e, p: e.remove(p, "red square", mask=__import__("editor.masks").masks.MaskConfig(threshold=float("nan"))),
+    lambda e, p: e.remove(p, "red square", alpha=float("nan")), lambda e, p: e.remove(p, "red square", guidance=1e30),
+])
+def test_the_api_refuses_bad_arguments_with_its_own_one_line_error(tiny_pipe, call):
+    from editor import Editor
+    from sd.errors import UnwantError
+
+    with pytest.raises(UnwantError) as error:
+        call(Editor(tiny_pipe, "tiny"), np.full((40, 48, 3), 128, np.uint8))
+    assert "\n" not in str(error.value)
