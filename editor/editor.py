@@ -82,7 +82,11 @@ def default_prompt(targets: list[str]) -> str:
 
 
 class Editor:
-    """Loads a Stable Diffusion pipeline once and runs generation, reconstruction and removal with it."""
+    """Loads a Stable Diffusion pipeline once and runs generation, reconstruction and removal with it.
+
+    One Editor serves one call at a time: a call swaps the UNet's attention processors in place and keeps the last
+    removal for reuse, so threads that share a model take turns (the web page queues its requests), or each holds its
+    own Editor (a batch on Ray: one per actor). No call changes state of the caller's process beyond the Editor."""
 
     def __init__(self, pipe, model: str = ""):
         self.pipe = pipe

@@ -3,9 +3,11 @@ toy-world model (`toyworld`, `toyworld2`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -129,9 +131,28 @@ def load_pipeline(
     `config` (single .safetensors files only): the base model's diffusers folder or hub id, whose component
     configs, tokenizer and scheduler go with the file's weights; without it diffusers guesses the base model
     from the weights and fetches its config from the hub (or the cache)."""
-    warnings.filterwarnings("ignore", message=".*torch_dtype.*is deprecated", category=FutureWarning)
-    diffusers_logging.disable_progress_bar()  # loading bars for 5 components say nothing useful
-    transformers_logging.disable_progress_bar()  # nor does the text encoder's "Loading weights" bar
+    with _quiet_loading():
+        return _load_pipeline(model, device, dtype, allow_unsafe_pickle, safety_checker, config, memory)
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """While loading only, and then as the caller had them: no loading bars (5 components' bars, the text encoder's
+    "Loading weights" bar say nothing useful) and no deprecation notice about torch_dtype."""
+    bars = diffusers_logging.is_progress_bar_enabled(), transformers_logging.is_progress_bar_enabled()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*torch_dtype.*is deprecated", category=FutureWarning)
+            yield
+    finally:
+        for enabled, library in zip(bars, (diffusers_logging, transformers_logging)):
+            if enabled:
+                library.enable_progress_bar()
+
+
+def _load_pipeline(model, device, dtype, allow_unsafe_pickle: bool, safety_checker: bool, config, memory: tuple[str, ...]) -> DiffusionPipeline:
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     model = str(model)

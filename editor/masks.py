@@ -1,4 +1,5 @@
-"""The removed object's mask, and the blends that keep everything else (METHOD.md Sec. 4).
+"""The removed object's mask, and the blends that keep everything else (README: Python API; the latent blend is
+Prompt-to-Prompt's LocalBlend, Hertz et al. 2022, Sec. 3.2).
 
 The targets' cross-attention says where the object is, coarsely (16 x 16 for SD at 512 px) and on look-alikes too; the
 blob it peaks in seeds GrabCut (Rother et al. 2004), which follows the object's own colours to its edges and corners.

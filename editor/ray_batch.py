@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from editor.batch import BatchSummary, Process, open_batch, process_files
+from sd.scoped import environment
 from sd.errors import UnwantError
 
 RAY_EXTRA = 'pip install "unwant[ray]"'
@@ -61,9 +62,9 @@ def _connect(ray, address: str | None) -> None:
     # Ray's C++ core logs at level "error" that a restartable actor's constructor arguments live in the object store
     # (ray-project/ray#53727): always so for Ray Data's actors, and harmless while the run holds them; a user's own
     # RAY_BACKEND_LOG_LEVEL is kept
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
+        with environment(RAY_BACKEND_LOG_LEVEL=os.environ.get("RAY_BACKEND_LOG_LEVEL", "fatal")):  # read as Ray starts
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = f"the Ray cluster at {address}" if address else "Ray"
         raise UnwantError(f"--ray: could not start or reach {where} ({error}); check `ray status` there, or give no address "

@@ -153,9 +153,18 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 
 def _new_file_mode() -> int:
-    """The permissions open() would give a new file: 0o666 less the umask."""
-    # mkstemp creates 0600 files, which would leave outputs unreadable to other users; the umask can only be read by
-    # setting it, so it is put straight back.
+    """The permissions open() would give a new file: 0o666 less the umask (mkstemp's 0600 would leave outputs
+    unreadable to other users)."""
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux 4.7+: /proc/self/status);
+    elsewhere the only way to read it is to set it, so it is put straight back."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask

@@ -29,7 +29,8 @@ def invert(
     progress: bool = True,
     null_text_iterations: int = 10,
 ) -> InversionResult:
-    """Invert the latent z0 of a real photo with the named method (METHOD.md, Sec. 3)."""
+    """Invert the latent z0 of a real photo with the named method: DDIM (Song et al. 2021), null-text (Mokady et al.
+    2023), negative-prompt (Miyake et al. 2023) or direct (Ju et al. 2024)."""
     if method not in METHODS:
         raise UnwantError(f"unknown inversion method {method!r}: choose one of {', '.join(METHODS)}")
     if method == "null-text":  # the only one slow enough for a progress bar, and the only one with iterations

@@ -55,7 +55,7 @@ def reference_loss(
     size: tuple[int, int],
     config: SuppressionConfig,
 ) -> torch.Tensor:
-    """The reference code's loss, float64 (METHOD.md Sec. 2.3): with d = 1 - cos over all pixels,
+    """The reference code's loss (sen-mao/SuppressEOT; README: What ITO earns), float64: with d = 1 - cos over all pixels,
 
         L =   w_r  * sum_{i kept} d(A_i, Â_i)               - w_e  * sum_{i erased} d(A_i, Â_i)
             + w_sr * sum_{i kept} sum_{j in mask_i} d(S_j, Ŝ_j) - w_se * sum_{i erased} sum_{j in mask_i} d(S_j, Ŝ_j)

@@ -145,7 +145,8 @@ def locate_tokens(tokenizer, prompt: str, targets: str | list[str]) -> TokenLayo
 
 def words_after(prompt: str, targets: list[str]) -> list[str]:
     """The prompt's words after the last occurrence of any target: a causal text encoder carries the target into
-    them, and the paper's SWR leaves them untouched (METHOD.md Sec. 1), so some of the target survives there."""
+    them, and the paper's SWR (Li et al. 2024, Sec. 3.3: the target's and the [EOT] rows) leaves them untouched, so
+    some of the target survives there."""
     lowered = prompt.lower()
     end = max((lowered.rfind(t.lower().strip()) + len(t.strip()) for t in targets if t.strip().lower() in lowered), default=-1)
     return prompt_words(prompt[end:]) if end >= 0 else []

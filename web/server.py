@@ -12,6 +12,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+from sd.scoped import environment, signal_handler
+
 log = logging.getLogger("unwant")
 
 # Gradio's own usage statistics and version check, and the hub's telemetry: off before either is imported
@@ -24,11 +26,14 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 def serve(model: str, host: str = "127.0.0.1", port: int = 7860, *, device: str | None = None, dtype: str | None = None,
           memory: tuple[str, ...] = (), max_upload_mb: int = 50, **load_options) -> None:
     """Load `model`, start the page and block until Ctrl-C; a model that fails to load is said on the page."""
-    for key, value in PRIVATE_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
     work = Path(tempfile.mkdtemp(prefix="unwant-serve-"))
-    os.environ["GRADIO_TEMP_DIR"] = str(work / "uploads")  # Gradio reads it when it stores an upload
-    signal.signal(signal.SIGTERM, _stop)  # `kill` and service managers stop with SIGTERM: clean up as Ctrl-C does
+    private = {key: os.environ.get(key, value) for key, value in PRIVATE_ENVIRONMENT.items()}  # a user's own choice stays
+    # GRADIO_TEMP_DIR: Gradio reads it when it stores an upload; SIGTERM (`kill`, service managers) cleans up as Ctrl-C
+    with environment(**private, GRADIO_TEMP_DIR=str(work / "uploads")), signal_handler(signal.SIGTERM, _stop):
+        _serve(model, host, port, work, device, dtype, memory, max_upload_mb, load_options)
+
+
+def _serve(model: str, host: str, port: int, work: Path, device, dtype, memory, max_upload_mb: int, load_options: dict) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests to itself
     try:
         import gradio as gr
