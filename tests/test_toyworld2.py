@@ -129,3 +129,47 @@ def test_grounding_targets_point_at_the_words_that_name_each_thing(scenes):
         assert words == expected
         used = pos[:, 0] >= 0
         assert (mask[used].float().flatten(1).sum(1) > 0).all() and (mask[~used] == 0).all()
+
+
+# -- removal cases and how a removal is judged ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["sunglasses", "glasses", "hat", "texture", "shadow"])
+def test_the_truth_scores_perfectly_and_the_untouched_photo_fails(task):
+    from benchmarks.toyworld2.cases import judge, removal_cases
+
+    for case in removal_cases(task, 5):
+        perfect, untouched = judge(case, case.truth), judge(case, render(case.scene))
+        assert perfect["gone"] == perfect["kept"] == perfect["exact"] == 1.0 and perfect["hole_psnr"] == 100.0
+        assert untouched["gone"] == 0.0 and untouched["exact"] == 0.0 and untouched["outside_psnr"] == 100.0
+        if task in ("sunglasses", "glasses"):
+            assert perfect["eyes"] == 1.0
+        if task == "sunglasses":
+            assert untouched["eyes"] == 0.0  # the lenses hide the eyes
+        if task == "hat":
+            assert perfect["outline_iou"] == 1.0 and untouched["outline_iou"] == 0.0
+        if task == "shadow":
+            assert perfect["both_gone"] == 1.0 and untouched["shadow_gone"] == 0.0
+        if task == "texture":
+            assert case.scene.background.kind in ("stripes", "checks", "noise")
+
+
+def test_a_fill_from_the_surroundings_is_caught_where_it_paints_skin_over_the_eyes():
+    """What the world is for: sunglasses filled with the face's skin are gone, and so are the eyes."""
+    from benchmarks.toyworld2.cases import judge, removal_cases
+
+    case = removal_cases("sunglasses", 1)[0]
+    face = case.scene.faces[0]
+    smeared = render(case.scene).copy()
+    smeared[face_parts(face)["sunglasses"]] = face.skin
+    scores = judge(case, smeared)
+    assert scores["gone"] == 1.0 and scores["eyes"] == 0.0 and scores["exact"] == 0.0 and scores["hole_psnr"] < 20
+
+
+def test_removal_cases_are_seeded_and_fit_their_task():
+    from benchmarks.toyworld2.cases import removal_cases
+
+    first, again = removal_cases("shadow", 8), removal_cases("shadow", 8)
+    assert [c.scene for c in first] == [c.scene for c in again]
+    assert all(c.scene.background.horizon and c.target in c.scene.names for c in first)
+    assert [c.scene for c in removal_cases("shadow", 8, seed=1)] != [c.scene for c in first]
