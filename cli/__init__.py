@@ -44,7 +44,26 @@ HELP_SECTIONS = {
 }
 
 
-class SectionedCommand(click.Command):
+class OneLineErrors(click.Command):
+    """Click's own refusals (an unknown option, a bad choice) in our style: one line, "error: ...", exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as error:
+            name = prog_name or Path(sys.argv[0]).name
+            hint = f" (see {name} --help)" if isinstance(error, click.UsageError) else ""
+            click.echo(f"error: {error.format_message().rstrip('.')}{hint}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return code
+        sys.exit(code or 0)  # --help and --version end here with 0
+
+
+class SectionedCommand(OneLineErrors):
     """A click command whose --help lists its options in HELP_SECTIONS."""
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -125,7 +144,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
         sys.exit(1)
 
 
-@click.command("serve", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.command("serve", cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, local diffusers folder, .safetensors file, or a toy-world model that ships with unwant: 'toyworld' (shapes) or 'toyworld2' (faces, textures, shadows).")
 @click.option("--config", "model_config", help="For a single .safetensors file: its base model's diffusers folder or hub id (needed offline).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 opens the page to your network.")

@@ -12,7 +12,8 @@ import click
 from PIL import Image
 
 from editor.batch import REPORT_NAME, SUMMARY_NAME, already_done, check_settings, latest_entries, output_folder_lock, run_batch, to_check
-from editor.checks import check_guidance, check_megapixels, check_output_location, check_seed, check_steps, check_text
+from editor.checks import (check_file_name, check_guidance, check_megapixels, check_output_location, check_seed, check_steps,
+                           check_text)
 from editor.editor import Editor
 from editor.figures import attention_figure, side_by_side
 from editor.loading import resolve_device
@@ -51,6 +52,7 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
     """Refuse a bad output before minutes of work, not after."""
     if path is None:
         return
+    check_file_name(path)
     if path.suffix.lower() not in WRITE_FORMATS:
         raise UnwantError(f"{path}: unknown output format; use one of {', '.join(sorted(WRITE_FORMATS))}")
     for source in inputs:
@@ -169,6 +171,7 @@ def _concat(photo: Image.Image, result: EditResult) -> Image.Image:
 def _single(source: Path, options: dict) -> int:
     photo = read_photo(source, options["max_megapixels"])  # bad input fails before the model loads
     output = options["output"] or output_path_for(source)
+    check_file_name(output)
     if output.is_dir():
         output = output / output_path_for(source).name
     _check_outputs(options, [source], output)
@@ -188,6 +191,8 @@ def _single(source: Path, options: dict) -> int:
 
 def _batch(inputs: list[Path], options: dict) -> int:
     out_folder = options["output"]
+    if out_folder is None and len(inputs) == 1:
+        raise UnwantError(f"{inputs[0]}: is a folder; a folder of photos needs an output folder: pass -o FOLDER")
     if out_folder is None:
         raise UnwantError("several inputs need an output folder: pass -o FOLDER")
     if out_folder.suffix.lower() in WRITE_FORMATS:

@@ -56,8 +56,20 @@ def check_seed(seed: int | None) -> None:
         raise UnwantError(f"seed must be a whole number from {low} to {high}, not {seed!r}")
 
 
+NAME_MAX = 255  # bytes in one file name on nearly every disk (ext4, APFS, NTFS in UTF-16 units)
+
+
+def check_file_name(path: str | os.PathLike) -> None:
+    """A file name the disk can hold."""
+    name = os.fsencode(Path(path).name)
+    if len(name) > NAME_MAX:
+        raise UnwantError(f"{Path(path).name[:40]}...: file name is {len(name)} bytes, over the {NAME_MAX} most disks allow; "
+                          "choose a shorter name (-o NAME)")
+
+
 def check_output_location(path: str | os.PathLike) -> None:
     """The output's folder exists or can be made, and a file can be created in it: tried now, not after the edit."""
+    check_file_name(path)
     folder = Path(path).expanduser().absolute().parent
     existing = folder
     try:

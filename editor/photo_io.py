@@ -140,9 +140,9 @@ def find_images(
             continue
         pairs = _images_in_folder(arg, skip) if arg.is_dir() else [(arg, Path(arg.name))]
         for file, relative in pairs:
-            if file.resolve() in seen:
+            if _resolved(file) in seen:
                 continue  # named twice, e.g. as a file and inside a folder argument
-            seen.add(file.resolve())
+            seen.add(_resolved(file))
             # without the suffix: an edit is written as <stem>.png, so x.jpg and x.png would share one output; lower:
             # the outputs would also clash on case-insensitive disks
             key = relative.with_suffix("").as_posix().lower()
@@ -171,6 +171,8 @@ def output_path_for(input_path: str | os.PathLike) -> Path:
 
 def _check_file(path: Path) -> None:
     """Refuse what is not a non-empty regular file, before PIL gives a vaguer message."""
+    if path.is_symlink() and _resolved(path) == path.absolute() and not path.exists():
+        raise PhotoError(f"{path}: a link that leads nowhere (or in a loop); fix or remove the link")
     if not path.exists():
         raise PhotoError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -347,8 +349,17 @@ def _is_under(path: Path, folder: Path | None) -> bool:
     """Whether `path` is `folder` or inside it, after resolving links."""
     if folder is None:
         return False
-    resolved = path.resolve()
+    resolved = _resolved(path)
     return resolved == folder or folder in resolved.parents
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with its links resolved; a link that loops or is too deep stays as it is spelled (reading it fails
+    later, in its own report line)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
 
 
 def _reason(error: BaseException) -> str:

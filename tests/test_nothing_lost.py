@@ -211,3 +211,36 @@ def test_the_api_refuses_bad_arguments_with_its_own_one_line_error(tiny_pipe, ca
     with pytest.raises(UnwantError) as error:
         call(Editor(tiny_pipe, "tiny"), np.full((40, 48, 3), 128, np.uint8))
     assert "\n" not in str(error.value)
+
+
+# -- late refusals and odd files ------------------------------------------------------------------------------------
+
+
+def test_clicks_own_refusals_are_one_line_too(edit):
+    for args in (["--stepz", "3"], ["x.png", "--preset", "nope"]):
+        result = edit(*args)
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+
+
+def test_a_file_name_too_long_for_the_disk_is_one_line_before_any_work(edit, tmp_path, no_model):
+    source = photo(tmp_path / ("n" * 245 + ".png"))  # its default output, <stem>.edited.png, is 256 bytes
+    result = edit(source, "--remove", "red square")
+    assert result.exit_code == 2 and "over the 255 most disks allow" in result.stderr
+
+
+def test_a_folder_named_like_a_photo_is_called_a_folder(edit, tmp_path, no_model):
+    (tmp_path / "x.png").mkdir()
+    photo(tmp_path / "x.png" / "a.png")
+    result = edit(tmp_path / "x.png", "--remove", "red square")
+    assert result.exit_code == 2 and "x.png: is a folder" in result.stderr
+
+
+def test_a_link_in_a_loop_fails_alone_and_the_others_are_done(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png")
+    os.symlink(src / "loop.png", src / "loop.png")
+    result = edit(src, "-o", out, "--remove", "red square", *FAST)
+    assert result.exit_code == 1, result.output
+    status = {entry["key"]: entry for entry in lines(out / "report.jsonl")}
+    assert status["a.png"]["status"] == "ok" and status["loop.png"]["status"] == "error"
+    assert "loop" in status["loop.png"]["message"]
