@@ -23,7 +23,7 @@ from editor.presets import PRESETS
 from editor.report import record, write_json
 from editor.result import EditResult
 from editor.sanitize import Outcome, sanitize
-from editor.writing import WRITE_FORMATS, write_image
+from editor.writing import WRITE_FORMATS, remove_stale_temporaries, write_image
 from presence import PresenceConfig
 from sd.errors import UnwantError
 from suppression.config import SuppressionConfig
@@ -175,6 +175,8 @@ def _single(source: Path, options: dict) -> int:
     if output.is_dir():
         output = output / output_path_for(source).name
     _check_outputs(options, [source], output)
+    if output.parent.is_dir():
+        remove_stale_temporaries(output.parent, output.name, recursive=False)  # a killed edit of the same output
     editor = _load(options)
     _say_what_runs(editor, options)
     result = _edit_one(editor, photo, options)
@@ -258,6 +260,7 @@ def _run_locked_batch(inputs: list[Path], files: list[tuple[Path, Path]], out_fo
         check_settings(out_folder, settings, overwrite=False)  # another target into the same folder is refused, not "done"
         latest = latest_entries(out_folder / REPORT_NAME)
         if all(already_done(source, relative, out_folder, latest) for source, relative in files):
+            remove_stale_temporaries(out_folder)  # what a killed run left, even when nothing is left to do
             click.echo(f"nothing to do: all {len(files)} photos are already done in {out_folder} (--overwrite redoes them)", err=True)
             _say_what_to_check(out_folder)
             return 0

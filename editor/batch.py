@@ -7,7 +7,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 from editor.photo_io import find_images
 from editor.sanitize import Outcome
 from editor.report import append_jsonl, drop_partial_line, record
-from editor.writing import copy_file, write_image
+from editor.writing import copy_file, remove_stale_temporaries, write_image
 from sd.errors import UnwantError
 
 REPORT_NAME = "report.jsonl"
@@ -30,9 +29,7 @@ SUMMARY_NAME = "summary.json"
 # every status a report line can carry, with the word the summary line uses for it
 STATUS_LABELS = {"ok": "ok", "check": "check", "absent": "absent", "skipped": "skipped", "error": "failed"}
 LOCK_NAME = ".unwant.lock"
-STALE_AFTER = 60.0  # seconds: an atomic write's temporary file lives for the time one image takes to encode
-# what writing.py's atomic writes leave behind when killed: ".<output name>.<random>.tmp"
-STALE_TEMP = re.compile(r"^\..+\.(png|jpe?g|webp|bmp|tiff?)\.[A-Za-z0-9_]+\.tmp$", re.IGNORECASE)
+
 
 
 @contextlib.contextmanager
@@ -62,19 +59,6 @@ def output_folder_lock(out_folder: Path) -> Iterator[None]:
                 path.unlink()  # ours while we hold it; a killed run leaves it, unlocked, and the next run reuses it
     finally:
         os.close(fd)
-
-
-def remove_stale_temporaries(out_folder: Path, older_than: float = STALE_AFTER) -> int:
-    """Delete the temporary files killed runs left: only ours, only while we hold the folder's lock, and only those
-    untouched for `older_than` seconds (a single-photo edit writing into the same folder may be mid-write)."""
-    removed = 0
-    now = time.time()
-    for path in out_folder.rglob(".*.tmp"):
-        if path.is_file() and STALE_TEMP.match(path.name) and now - path.stat().st_mtime > older_than:
-            with contextlib.suppress(OSError):
-                path.unlink()
-                removed += 1
-    return removed
 
 
 @dataclass

@@ -241,15 +241,30 @@ def _single_file_kind(path: Path, keys: list[str]) -> str:
     return "sd"
 
 
-def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config: str | os.PathLike | None) -> DiffusionPipeline:
-    """An original-layout (LDM) checkpoint; its configs come from `config` or, guessed from the weights, the hub."""
+def _checkpoint_keys(path: Path) -> list[str]:
+    """The weight names of a single-file checkpoint: .safetensors read lazily, a pickle (allowed by the caller) loaded
+    whole, as diffusers will load it again."""
     from safetensors import SafetensorError, safe_open
 
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as error:  # a pickle can fail in any way its code likes
+            raise ModelLoadError(f"{path}: not a readable checkpoint ({error.__class__.__name__}: {error})") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        if not isinstance(state, dict):
+            raise ModelLoadError(f"{path}: holds a {type(state).__name__}, not a checkpoint's weights")
+        return list(state)
     try:
         with safe_open(str(path), "pt") as weights:
-            keys = list(weights.keys())
+            return list(weights.keys())
     except (SafetensorError, OSError) as error:
         raise ModelLoadError(f"{path}: not a readable .safetensors checkpoint ({error})") from None
+
+
+def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config: str | os.PathLike | None) -> DiffusionPipeline:
+    """An original-layout (LDM) checkpoint; its configs come from `config` or, guessed from the weights, the hub."""
+    keys = _checkpoint_keys(path)
     options = {}
     if config is not None:
         config_path = Path(config).expanduser()

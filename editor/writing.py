@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -17,6 +19,7 @@ from PIL import Image
 from editor.faithful import METADATA_KEYS
 from editor.photo_io import ALPHA_MODES, PhotoError, _reason
 from editor.stripping import stripped_bytes
+from sd.scoped import process_alive
 
 log = logging.getLogger("unwant")
 
@@ -132,7 +135,8 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Same folder as the output, so os.replace is a rename on one file system and readers never see half a file.
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # The writer's pid in the name: a later run knows a killed write's file from one still being written.
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}_", suffix=".tmp")
     except OSError as error:
         raise PhotoError(f"{path}: cannot create the output ({_reason(error)}); check the folder is writable") from None
     try:
@@ -168,3 +172,24 @@ def _umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return umask
+
+
+# what _write_atomically leaves behind when killed: ".<output name>.<pid>_<random>.tmp" (before 0.2: no pid)
+TEMP_NAME = re.compile(r"^\.(?P<output>.+\.(png|jpe?g|webp|bmp|tiff?))\.((?P<pid>\d+)_)?[A-Za-z0-9_]+\.tmp$", re.IGNORECASE)
+STALE_AFTER = 60.0  # seconds: a write with no pid in its name lives for the time one image takes to encode
+
+
+def remove_stale_temporaries(folder: Path, output_name: str | None = None, recursive: bool = True) -> int:
+    """Delete the temporary files of killed writes under `folder` (only those of `output_name`, if given): ours only,
+    and only where the process that wrote one is gone (or, a name without a pid, it is untouched for STALE_AFTER s)."""
+    removed, now = 0, time.time()
+    for path in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        match = TEMP_NAME.match(path.name)
+        if not match or (output_name is not None and match["output"] != output_name) or not path.is_file():
+            continue
+        gone = not process_alive(int(match["pid"])) if match["pid"] else now - path.stat().st_mtime > STALE_AFTER
+        if gone:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed

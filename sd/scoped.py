@@ -1,4 +1,5 @@
-"""Changes to the caller's process that last only as long as our call: a library does not keep them."""
+"""Changes to the caller's process that last only as long as our call (a library does not keep them), and whether
+another process still runs."""
 
 from __future__ import annotations
 
@@ -31,3 +32,16 @@ def signal_handler(signum: int, handler: Callable) -> Iterator[None]:
         yield
     finally:
         signal.signal(signum, before)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (another user's counts; this one does)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

@@ -308,6 +308,15 @@ def test_single_file_round_trip_with_a_local_config(single_file, folder, referen
     assert load_pipeline(single_file, device="cpu", dtype=torch.float16, config=str(folder)).unet.dtype == torch.float16
 
 
+def test_a_pickle_single_file_loads_when_allowed(reference, folder, tmp_path):
+    checkpoint = tmp_path / "tiny-sd.ckpt"
+    torch.save({"state_dict": ldm_state_dict(reference)}, checkpoint)
+    with pytest.raises(ModelLoadError, match="pickle checkpoint"):
+        load_pipeline(checkpoint, device="cpu", config=folder)
+    pipe = load_pipeline(checkpoint, device="cpu", dtype="float32", config=folder, allow_unsafe_pickle=True)
+    assert same_weights(pipe.unet, reference.unet)
+
+
 def test_single_file_without_config_offline_is_a_clear_error(single_file):
     with pytest.raises(ModelLoadError) as error:
         load_pipeline(single_file, device="cpu")

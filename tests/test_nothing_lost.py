@@ -244,3 +244,55 @@ def test_a_link_in_a_loop_fails_alone_and_the_others_are_done(edit, tmp_path):
     status = {entry["key"]: entry for entry in lines(out / "report.jsonl")}
     assert status["a.png"]["status"] == "ok" and status["loop.png"]["status"] == "error"
     assert "loop" in status["loop.png"]["message"]
+
+
+# -- leftovers of killed runs ---------------------------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_writes_temporary_goes_at_once_and_a_live_ones_stays(tmp_path):
+    from editor.writing import remove_stale_temporaries
+
+    dead, live = tmp_path / f".a.png.{dead_pid()}_abc123.tmp", tmp_path / f".b.png.{os.getpid()}_abc123.tmp"
+    other = tmp_path / ".notes.tmp"
+    for path in (dead, live, other):
+        path.write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_a_nothing_to_do_rerun_and_a_single_edit_clean_what_killed_runs_left(edit, tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    photo(src / "a.png")
+    assert edit(src, "-o", out, "--remove", "red square", *FAST).exit_code == 0
+    left = out / f".a.png.{dead_pid()}_x1y2z3.tmp"
+    left.write_bytes(b"half")
+    again = edit(src, "-o", out, "--remove", "red square", *FAST)
+    assert "nothing to do" in again.stderr and not left.exists()
+
+    single = tmp_path / f".one.png.{dead_pid()}_x1y2z3.tmp"
+    single.write_bytes(b"half")
+    assert edit(src / "a.png", "--remove", "red square", "-o", tmp_path / "one.png", "--steps", "2", "--quiet").exit_code == 0
+    assert not single.exists() and (tmp_path / "one.png").exists()
+
+
+def test_a_killed_servers_uploads_are_removed_by_the_next_start(tmp_path, monkeypatch):
+    import tempfile
+
+    from web import server
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed, running = tmp_path / f"unwant-serve-{dead_pid()}-abc", tmp_path / f"unwant-serve-{os.getpid()}-abc"
+    for folder in (killed, running):
+        (folder / "uploads").mkdir(parents=True)
+    server._remove_killed_servers_folders()
+    assert not killed.exists() and running.exists()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
 from pathlib import Path
 
-from sd.scoped import environment, signal_handler
+from sd.scoped import environment, process_alive, signal_handler
 
 log = logging.getLogger("unwant")
 
@@ -21,12 +22,14 @@ PRIVATE_ENVIRONMENT = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELE
 # system fonts: Gradio's default theme fetches its fonts from Google, which an offline page cannot reach
 SYSTEM_FONTS = (["ui-sans-serif", "system-ui", "sans-serif"], ["ui-monospace", "SFMono-Regular", "monospace"])
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+WORK_PREFIX = "unwant-serve-"  # the server's temporary folder: unwant-serve-<pid>-<random>
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 7860, *, device: str | None = None, dtype: str | None = None,
           memory: tuple[str, ...] = (), max_upload_mb: int = 50, **load_options) -> None:
     """Load `model`, start the page and block until Ctrl-C; a model that fails to load is said on the page."""
-    work = Path(tempfile.mkdtemp(prefix="unwant-serve-"))
+    _remove_killed_servers_folders()
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     private = {key: os.environ.get(key, value) for key, value in PRIVATE_ENVIRONMENT.items()}  # a user's own choice stays
     # GRADIO_TEMP_DIR: Gradio reads it when it stores an upload; SIGTERM (`kill`, service managers) cleans up as Ctrl-C
     with environment(**private, GRADIO_TEMP_DIR=str(work / "uploads")), signal_handler(signal.SIGTERM, _stop):
@@ -61,6 +64,15 @@ def _serve(model: str, host: str, port: int, work: Path, device, dtype, memory, 
         page.block_thread()  # until Ctrl-C or SIGTERM
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _remove_killed_servers_folders() -> None:
+    """A server killed outright (SIGKILL, a power cut) could not remove its uploads: the next start does, for every
+    server whose process is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+        match = re.match(rf"{WORK_PREFIX}(\d+)-", folder.name)
+        if match and folder.is_dir() and not process_alive(int(match[1])):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop(signum, frame) -> None:
