@@ -153,10 +153,11 @@ def main(inputs: tuple[Path, ...], **options) -> None:
 @click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]), help="Default: float16 on cuda, float32 elsewhere.")
 @click.option("--low-memory", "memory", multiple=True, type=click.Choice(MEMORY_OPTIONS), help="Memory savers (offload: CUDA only); repeat to combine.")
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True, help="Refuse larger uploads.")
+@click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos (0.001 to 1000).")
 @click.option("--allow-unsafe-pickle", is_flag=True, help="Allow .ckpt/.bin checkpoints, which can run code when loaded.")
 @click.option("-q", "--quiet", is_flag=True, help="No log lines but the address.")
 def serve_command(model: str, model_config: str | None, host: str, port: int, device: str | None, dtype: str | None,
-                  memory: tuple[str, ...], max_upload_mb: int, allow_unsafe_pickle: bool, quiet: bool) -> None:
+                  memory: tuple[str, ...], max_upload_mb: int, max_megapixels: float, allow_unsafe_pickle: bool, quiet: bool) -> None:
     """A web page for removal and generation: upload a photo, type what to remove, see input | mask | result.
 
     \b
@@ -171,7 +172,7 @@ def serve_command(model: str, model_config: str | None, host: str, port: int, de
     from web.server import serve
 
     try:
-        serve(model, host, port, device=device, dtype=dtype, memory=memory, max_upload_mb=max_upload_mb,
+        serve(model, host, port, device=device, dtype=dtype, memory=memory, max_upload_mb=max_upload_mb, max_megapixels=max_megapixels,
               config=model_config, allow_unsafe_pickle=allow_unsafe_pickle)
     except UnwantError as error:
         _fail(str(error))

@@ -296,3 +296,13 @@ def test_a_killed_servers_uploads_are_removed_by_the_next_start(tmp_path, monkey
         (folder / "uploads").mkdir(parents=True)
     server._remove_killed_servers_folders()
     assert not killed.exists() and running.exists()
+
+
+def test_the_page_says_how_to_raise_its_own_megapixel_limit(tiny_pipe, tmp_path):
+    from editor import Editor
+    from sd.errors import UnwantError
+    from web.handlers import remove_in_page
+
+    upload = photo(tmp_path / "big.png")  # 48 x 40 = 0.00192 megapixels
+    with pytest.raises(UnwantError, match=r"big.png: .* start it with unwant serve --max-megapixels 1$"):
+        remove_in_page(Editor(tiny_pipe, "tiny"), str(upload), "red square", None, "fast", root=tmp_path / "r", max_megapixels=0.001)

@@ -51,6 +51,7 @@ def _work_folder(root: Path) -> Path:
 
 
 def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str | None, preset: str, *, root: Path,
+                   max_megapixels: float = 50.0,
                    seed: int | None = None, steps: int | None = None, mask_threshold: float | None = None, fill: str = "repaint",
                    inversion: str | None = None, name: str | None = None) -> RemovalOutput:
     """Editor.remove on an uploaded file with the page's settings; an empty field means the default. `name`: what the
@@ -62,9 +63,11 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
     if not names:
         raise UnwantError("type what to remove in 'Remove' (several: glasses, hat)")
     try:
-        source = photo_from_any(photo)  # one clear line for a file that is not a photo, or is too large
-    except UnwantError as error:  # named as the user knows it, not by the server's upload folder
-        raise UnwantError(str(error).replace(str(photo), name)) from None
+        source = photo_from_any(photo, max_megapixels)  # one clear line for a file that is not a photo, or is too large
+    except UnwantError as error:  # named as the user knows it, not by the server's upload folder; the limit is the server's
+        said = str(error).replace(str(photo), name).replace("pass --max-megapixels", "ask whoever runs the page to start it with "
+                                                             "unwant serve --max-megapixels")
+        raise UnwantError(said) from None
     mask = MaskConfig() if mask_threshold is None else MaskConfig(threshold=float(mask_threshold))
     result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=None if seed in (None, "") else int(seed), preset=preset,
                            inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,

@@ -71,7 +71,8 @@ def _examples() -> list[list[str]]:
     return [[str(EXAMPLES / e["file"]), e["remove"], e["caption"]] for e in json.loads((EXAMPLES / "examples.json").read_text())]
 
 
-def build_page(editor: Editor | None, model: str, work: Path, load_error: str | None = None, examples: bool = False) -> gr.Blocks:
+def build_page(editor: Editor | None, model: str, work: Path, load_error: str | None = None, examples: bool = False,
+               max_megapixels: float = 50.0) -> gr.Blocks:
     """The page for `editor` (None with `load_error`: the page says why and every button repeats it)."""
 
     def needs_model():
@@ -83,7 +84,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
     def remove(photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion, progress=gr.Progress(track_tqdm=True)):
         """Inputs arrive as sent (preprocess=False): the upload is read by unwant's own photo reader, whose errors name it."""
         path, name = uploaded(photo)
-        out = remove_in_page(needs_model(), path, targets, caption, preset, root=work / "results", seed=seed, steps=steps,
+        out = remove_in_page(needs_model(), path, targets, caption, preset, root=work / "results", max_megapixels=max_megapixels, seed=seed, steps=steps,
                              mask_threshold=mask_threshold, fill=fill, inversion=inversion, name=name)
         return out.photo, out.mask, out.result, out.attention, str(out.download)
 

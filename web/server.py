@@ -26,32 +26,35 @@ WORK_PREFIX = "unwant-serve-"  # the server's temporary folder: unwant-serve-<pi
 
 
 def serve(model: str, host: str = "127.0.0.1", port: int = 7860, *, device: str | None = None, dtype: str | None = None,
-          memory: tuple[str, ...] = (), max_upload_mb: int = 50, **load_options) -> None:
+          memory: tuple[str, ...] = (), max_upload_mb: int = 50, max_megapixels: float = 50.0, **load_options) -> None:
     """Load `model`, start the page and block until Ctrl-C; a model that fails to load is said on the page."""
     _remove_killed_servers_folders()
     work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     private = {key: os.environ.get(key, value) for key, value in PRIVATE_ENVIRONMENT.items()}  # a user's own choice stays
     # GRADIO_TEMP_DIR: Gradio reads it when it stores an upload; SIGTERM (`kill`, service managers) cleans up as Ctrl-C
     with environment(**private, GRADIO_TEMP_DIR=str(work / "uploads")), signal_handler(signal.SIGTERM, _stop):
-        _serve(model, host, port, work, device, dtype, memory, max_upload_mb, load_options)
+        _serve(model, host, port, work, device, dtype, memory, max_upload_mb, max_megapixels, load_options)
 
 
-def _serve(model: str, host: str, port: int, work: Path, device, dtype, memory, max_upload_mb: int, load_options: dict) -> None:
+def _serve(model: str, host: str, port: int, work: Path, device, dtype, memory, max_upload_mb: int, max_megapixels: float,
+           load_options: dict) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests to itself
     try:
         import gradio as gr
 
         from editor import Editor
+        from editor.checks import check_megapixels
         from sd.errors import UnwantError
         from web.page import build_page
 
+        check_megapixels(max_megapixels)  # here: the editor's modules come after the private environment
         editor, load_error = None, None
         try:
             editor = Editor.from_pretrained(model, device=device, dtype=dtype, memory=memory, **load_options)
         except UnwantError as error:
             load_error = str(error)
             log.error("error: %s (the page will say so)", error)
-        page = build_page(editor, model, work, load_error, examples=model == "toyworld")
+        page = build_page(editor, model, work, load_error, examples=model == "toyworld", max_megapixels=max_megapixels)
         theme = gr.themes.Default(font=SYSTEM_FONTS[0], font_mono=SYSTEM_FONTS[1])
         try:
             page.launch(server_name=host, server_port=port, share=False, quiet=True, show_error=False, max_file_size=f"{max_upload_mb}mb",
