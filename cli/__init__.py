@@ -125,6 +125,10 @@ def main(inputs: tuple[Path, ...], **options) -> None:
       edit --prompt "a man without glasses" -o man.png
       edit photo.jpg --reconstruct --inversion direct
       unwant serve --model toyworld                   # the same in a web page (needs unwant[web])
+
+    \b
+    Commands:
+      serve    A web page for removal and generation (unwant serve --help)
     """
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # optional-dependency notices are not for our users
     os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")

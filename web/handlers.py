@@ -5,8 +5,11 @@ No web framework here: these take and return plain values, so the same code serv
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from editor.writing import write_image
 from sd.errors import UnwantError
 
 PRESET_INVERSION = "the preset's"  # the inversion field's first choice: what the chosen preset runs
+MAX_PAGE_STEPS = 150  # what a person waits for on a page shared by a queue (50 is the default; the CLI allows 1000)
 
 
 @dataclass
@@ -44,9 +48,27 @@ def parse_targets(text: str | None) -> list[str]:
     return [part.strip() for part in re.split(r"[,;]", text or "") if part.strip()]
 
 
+def _page_steps(steps) -> int | None:
+    """The steps field: empty is the default; more than MAX_PAGE_STEPS is refused (one person's edit holds the queue)."""
+    if steps in (None, ""):
+        return None
+    if int(steps) > MAX_PAGE_STEPS:
+        raise UnwantError(f"at most {MAX_PAGE_STEPS} steps on the page (50 is the default); the command line takes more")
+    return int(steps)
+
+
+RESULTS_KEPT_FOR = 3600.0  # seconds a request's files stay downloadable; older ones go at the next request
+
+
 def _work_folder(root: Path) -> Path:
-    """A fresh folder per request: two people downloading at once never get each other's files."""
+    """A fresh folder per request: two people downloading at once never get each other's files; earlier requests'
+    folders older than RESULTS_KEPT_FOR go, so a long-running page does not fill the disk."""
     root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for folder in root.iterdir():
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and now - folder.stat().st_mtime > RESULTS_KEPT_FOR:
+                shutil.rmtree(folder, ignore_errors=True)
     return Path(tempfile.mkdtemp(dir=root))
 
 
@@ -68,10 +90,11 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
         said = str(error).replace(str(photo), name).replace("pass --max-megapixels", "ask whoever runs the page to start it with "
                                                              "unwant serve --max-megapixels")
         raise UnwantError(said) from None
+    steps = _page_steps(steps)
     mask = MaskConfig() if mask_threshold is None else MaskConfig(threshold=float(mask_threshold))
     result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=None if seed in (None, "") else int(seed), preset=preset,
                            inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,
-                           steps=None if steps in (None, "") else int(steps), fill=fill, mask=mask, progress=True)
+                           steps=steps, fill=fill, mask=mask, progress=True)
     download = write_image(result.image, _work_folder(root) / f"{Path(name).stem}.edited.png")
     attention = attention_figure(np.asarray(result.attention), None if result.suppressed_attention is None else np.asarray(result.suppressed_attention))
     return RemovalOutput(source.rgb, result.mask.convert("RGB"), result.image, attention, download)
@@ -81,6 +104,6 @@ def generate_in_page(editor: Editor, prompt: str, *, root: Path, seed: int | Non
     """Editor.generate: the objects the prompt negates ("a cat without a collar") are suppressed."""
     if not (prompt or "").strip():
         raise UnwantError("type a prompt, such as 'a red circle without a blue square'")
-    result = editor.generate(prompt.strip(), seed=None if seed in (None, "") else int(seed), steps=50 if steps in (None, "") else int(steps), progress=True)
+    result = editor.generate(prompt.strip(), seed=None if seed in (None, "") else int(seed), steps=_page_steps(steps) or 50, progress=True)
     download = write_image(result.image, _work_folder(root) / f"generated-{result.seed}.png")
     return GenerationOutput(result.image, download, result.seed)

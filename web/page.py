@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from editor.fill import FILLS
 from editor.presets import PRESETS
 from inversion import METHODS
 from sd.errors import UnwantError
-from web.handlers import PRESET_INVERSION, generate_in_page, remove_in_page
+from web.handlers import MAX_PAGE_STEPS, PRESET_INVERSION, generate_in_page, remove_in_page
 
 log = logging.getLogger("unwant")
 
@@ -49,9 +50,11 @@ def _in_page(call: Callable) -> Callable:
             raise gr.Error(_for_the_page(str(error)), print_exception=False) from None
         except gr.Error:
             raise
-        except Exception as error:  # a bug: one line in the page, the traceback in the server's console
-            log.exception("unexpected error in the page")
-            raise gr.Error(f"unexpected {type(error).__name__}: {error} (the server's console has the details; please report it)",
+        except Exception as error:  # a bug: a short line and an id in the page (the page may be open to a network), the
+            # detail and the traceback under that id in the server's log
+            incident = secrets.token_hex(4)
+            log.exception("unexpected error in the page (id %s): %s: %s", incident, type(error).__name__, error)
+            raise gr.Error(f"unexpected error (id {incident}): the server's log has the details under that id; please report it",
                            print_exception=False) from None
 
     return run
@@ -81,7 +84,8 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
         return editor
 
     @_in_page
-    def remove(photo, targets, caption, preset, seed, steps, mask_threshold, fill, inversion, progress=gr.Progress(track_tqdm=True)):
+    def remove(photo, targets, caption=None, preset="quality", seed=None, steps=None, mask_threshold=0.3, fill="repaint",
+               inversion=PRESET_INVERSION, progress=gr.Progress(track_tqdm=True)):  # the defaults: the API's too
         """Inputs arrive as sent (preprocess=False): the upload is read by unwant's own photo reader, whose errors name it."""
         path, name = uploaded(photo)
         out = remove_in_page(needs_model(), path, targets, caption, preset, root=work / "results", max_megapixels=max_megapixels, seed=seed, steps=steps,
@@ -89,7 +93,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
         return out.photo, out.mask, out.result, out.attention, str(out.download)
 
     @_in_page
-    def generate(prompt, seed, steps, progress=gr.Progress(track_tqdm=True)):
+    def generate(prompt, seed=None, steps=50, progress=gr.Progress(track_tqdm=True)):
         out = generate_in_page(needs_model(), prompt, root=work / "results", seed=seed, steps=steps)
         return out.image, str(out.download), out.seed
 
@@ -107,7 +111,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                                       info="quality: 50 steps; fast: 40, no ITO; reference: the paper's null-text inversion (slow)")
                     with gr.Accordion("Advanced", open=False):
                         seed = gr.Number(value=None, precision=0, label="Seed (recorded; removal is deterministic)")
-                        steps = gr.Number(value=None, precision=0, minimum=1, maximum=1000, label="Steps (empty: the preset's)")
+                        steps = gr.Number(value=None, precision=0, minimum=1, maximum=MAX_PAGE_STEPS, label="Steps (empty: the preset's)")
                         mask_threshold = gr.Slider(0.05, 0.95, value=0.3, step=0.05, label="Mask threshold (share of the attention's peak)")
                         fill = gr.Radio(list(FILLS), value="repaint", label="Fill where the object was")
                         inversion = gr.Dropdown([PRESET_INVERSION, *METHODS], value=PRESET_INVERSION, label="Inversion")
@@ -117,7 +121,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                         shown = gr.Image(label="Input", format="png", buttons=["download"], interactive=False)
                         mask = gr.Image(label="Mask", format="png", buttons=["download"], interactive=False)
                         result = gr.Image(label="Result", format="png", buttons=["download"], interactive=False, elem_id="result")
-                    attention = gr.Image(label="Attention of the target (original | suppressed branch)", format="png", buttons=["download"], interactive=False)
+                    attention = gr.Image(label="Attention of the target (original branch; the suppressed branch's beside it when that ran)", format="png", buttons=["download"], interactive=False)
                     download = gr.File(label="Result as PNG (the photo's metadata kept)", elem_id="download")
             if examples:
                 gr.Examples(_examples(), inputs=[photo, targets, caption], label="Toy-world scenes")
@@ -130,7 +134,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                     prompt = gr.Textbox(label="Prompt", placeholder="a red circle without a blue square",
                                         info="'without X' or 'no X' is suppressed, not just left out", elem_id="prompt")
                     gen_seed = gr.Number(value=None, precision=0, label="Seed (empty: a new one)")
-                    gen_steps = gr.Number(value=50, precision=0, minimum=1, maximum=1000, label="Steps")
+                    gen_steps = gr.Number(value=50, precision=0, minimum=1, maximum=MAX_PAGE_STEPS, label="Steps")
                     gen_run = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 with gr.Column(scale=2):
                     image = gr.Image(label="Image", format="png", buttons=["download"], interactive=False)
