@@ -4,6 +4,7 @@ toy-world model (`toyworld`, `toyworld2`)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import warnings
@@ -227,7 +228,32 @@ def _from_hub(model: str, torch_dtype: torch.dtype, allow_unsafe_pickle: bool, e
     except (LocalEntryNotFoundError, OSError, HFValidationError, ValueError) as error:
         if "safetensors" in str(error).lower() and not allow_unsafe_pickle and "not found" in str(error).lower():
             _refuse_pickle(model, allow_unsafe_pickle)
-        raise _not_cached_error(model, offline) from None
+        raise _hub_error(model, error, offline) from None
+
+
+def _hub_error(model: str, error: BaseException, offline: bool) -> ModelLoadError:
+    """What went wrong loading a hub id, in one line each: a gated model, a misspelt or missing one, a malformed id, a
+    damaged config in the cache; anything else is a model not cached and not downloadable."""
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:  # diffusers wraps the hub's errors in its own
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    said = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, GatedRepoError) for e in chain) or "gated repo" in said:
+        return ModelLoadError(f"{model} is a gated model: accept its licence on https://huggingface.co/{model} and log in "
+                              "(`hf auth login`), then run again")
+    if any(isinstance(e, RepositoryNotFoundError) for e in chain) or "not a valid model identifier" in said:
+        return ModelLoadError(f"{model}: no such model on the Hugging Face hub, and no such local folder; check the spelling "
+                              "(owner/name, e.g. stable-diffusion-v1-5/stable-diffusion-v1-5)")
+    if any(isinstance(e, HFValidationError) for e in chain):
+        return ModelLoadError(f"{model}: not a hub id (owner/name) and not an existing file or folder")
+    damaged = next((e for e in chain if isinstance(e, json.JSONDecodeError)), None)
+    if damaged is not None:
+        return ModelLoadError(f"{model}: a config file of the cached model is damaged ({damaged.msg} at line {damaged.lineno}); "
+                              "delete the model from the Hugging Face cache and download it again")
+    return _not_cached_error(model, offline)
 
 
 def _single_file_kind(path: Path, keys: list[str]) -> str:

@@ -415,3 +415,49 @@ def test_sdxl_refiners_are_named_and_refused(xl_reference, tmp_path):
     save_file({k: v.contiguous() for k, v in refiner.items()}, str(tmp_path / "refiner.safetensors"))
     with pytest.raises(ModelLoadError, match="SDXL refiner"):
         load_pipeline(tmp_path / "refiner.safetensors", device="cpu")
+
+
+def _raising(error: BaseException):
+    def from_pretrained(*args, **kwargs):
+        raise error
+
+    return from_pretrained
+
+
+def _hub_error(kind, message: str) -> BaseException:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    return error
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda e: _hub_error(e.GatedRepoError, "Access to model x is restricted"), "is a gated model: accept its licence"),
+    (lambda e: _hub_error(e.RepositoryNotFoundError, "404"), "no such model on the Hugging Face hub"),
+    (lambda e: OSError("someone/misspelt is not a local folder and is not a valid model identifier listed on hub"),
+     "no such model on the Hugging Face hub"),
+    (lambda e: e.HFValidationError("Repo id must use alphanumeric chars"), "not a hub id (owner/name)"),
+    (lambda e: __import__("json").JSONDecodeError("Expecting value", "{", 0), "a config file of the cached model is damaged"),
+    (lambda e: e.LocalEntryNotFoundError("not cached"), "is not in the local Hugging Face cache"),
+])
+def test_each_hub_failure_has_its_own_line(monkeypatch, make, said):
+    import huggingface_hub.errors as errors
+    from diffusers import DiffusionPipeline
+
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", _raising(make(errors)))
+    with pytest.raises(ModelLoadError, match=re.escape(said)):
+        load_pipeline("someone/some-model", device="cpu")
+
+
+def test_a_wrapped_gated_error_is_still_called_gated(monkeypatch):
+    import huggingface_hub.errors as errors
+    from diffusers import DiffusionPipeline
+
+    try:
+        try:
+            raise _hub_error(errors.GatedRepoError, "restricted")
+        except OSError as inner:
+            raise OSError("We couldn't connect to load this model") from inner
+    except OSError as wrapped:
+        monkeypatch.setattr(DiffusionPipeline, "from_pretrained", _raising(wrapped))
+    with pytest.raises(ModelLoadError, match="gated model"):
+        load_pipeline("someone/gated", device="cpu")
