@@ -91,12 +91,18 @@ def photo_from_any(image: str | os.PathLike | Image.Image | np.ndarray | Photo,
     raise PhotoError(f"cannot use a {type(image).__name__} as a photo; pass a file path, a PIL image or a numpy array")
 
 
+MAX_AREA = 4.0  # the model works on at most this many times its native square: a 10:1 panorama is not run at 512 x 5120
+# (SD 1.5: 1024 x 1024's pixels, e.g. 2048 x 512 for 4:1; the latent's self-attention grows with the square of the area)
+
+
 def model_size(size: tuple[int, int], native: int = 512, factor: int = 8) -> tuple[int, int]:
-    """(w, h) with the short side at `native`, aspect kept, both sides rounded to a multiple of `factor`."""
+    """(w, h) with the short side at `native`, aspect kept, both sides rounded to a multiple of `factor`; photos
+    wider than 4:1 are scaled down further, to MAX_AREA times the native square."""
     width, height = size
     if min(width, height, native, factor) <= 0:
         raise ValueError(f"model_size needs positive sizes, got size={size}, native={native}, factor={factor}")
     scale = native / min(width, height)
+    scale = min(scale, (MAX_AREA * native * native / (width * height)) ** 0.5)
     return _round_to(width * scale, factor), _round_to(height * scale, factor)
 
 

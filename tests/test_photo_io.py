@@ -275,7 +275,7 @@ def test_photo_from_path_image_and_photo(tmp_path):
 # --- sizes ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [(512, 512), (640, 480), (480, 640), (1000, 333), (17, 16), (4000, 3000), (33, 999)])
+@pytest.mark.parametrize("size", [(512, 512), (640, 480), (480, 640), (1000, 333), (17, 16), (4000, 3000), (250, 999)])
 def test_model_size_keeps_aspect_on_multiples_of_8(size):
     w, h = model_size(size)
     assert w % 8 == 0 and h % 8 == 0
@@ -285,7 +285,15 @@ def test_model_size_keeps_aspect_on_multiples_of_8(size):
 
 def test_model_size_other_native_and_floor():
     assert model_size((100, 50), native=64, factor=16) == (128, 64)
-    assert model_size((1000, 10), native=4, factor=8) == (400, 8)  # short side rounds up to one factor
+    assert model_size((1000, 10), native=4, factor=8) == (80, 8)  # capped by area; short side rounds up to one factor
+
+
+@pytest.mark.parametrize("size", [(10000, 1000), (1000, 10000), (33, 999), (6000, 1000)])
+def test_a_panorama_is_capped_at_four_times_the_native_area(size):
+    w, h = model_size(size)
+    assert w * h <= 4 * 512 * 512 * 1.03 and w % 8 == 0 and h % 8 == 0
+    assert abs(w / h - size[0] / size[1]) <= 0.05 * (w / h)
+    assert model_size((5120, 512)) == (3240, 320)  # 10:1: not 5120 x 512
 
 
 def test_resize_round_trip_and_finish_keeps_size_and_alpha():
