@@ -9,7 +9,10 @@ import numpy as np
 
 from benchmarks.toyworld2.palette import DETECT_DISTANCE, EYE_WHITE, FRAMES, HAT, LENSES, SHADOW_DARKNESS, SHAPE_COLOURS, SKINS
 
-FILL_RATIOS = {"circle": np.pi / 4, "square": 1.0, "triangle": 0.5}
+TRIANGLE_OFFSET = 0.08  # a triangle's centroid is 1/6 of its height below its box's middle; a circle's and a square's at it
+SQUARE_FILL = 0.9  # a square fills its box, a circle pi / 4 = 0.785 of it
+DETECT_DISTANCE_SHAPES = 55.0  # a shape's pixels: wider than DETECT_DISTANCE, so a blurred corner still counts (the
+# backgrounds keep 60 away); the fill ratio that names the shape needs its corners
 MIN_SHAPE_AREA = 25  # pixels: the smallest shape (a triangle of half side 6) has 72
 MIN_FACE_AREA = 120  # pixels of skin, eyes and eyewear together: the smallest face (radius 10) has about 250
 MIN_EYE_AREA = 3  # pixels of white: a small face's eye has about 14
@@ -18,8 +21,8 @@ MIN_LENS_AREA = 35  # pixels in one region: the smallest pair of sunglasses has 
 MIN_HAT_AREA = 30  # pixels: the smallest hat has about 200
 MIN_SHADOW_AREA = 10  # pixels: the smallest shadow has about 40
 SHADOW_DISTANCE = 25.0  # RGB distance to the ground's shadow colour; a texture's darker colour stays >= 26 away
-GROUND_ROWS = 3  # the bottom rows that show the ground when there is one
-GROUND_SPREAD = 12.0  # largest RGB spread of those rows for them to be a flat ground
+GROUND_ROWS = 4  # the bottom rows that show the ground when there is one
+GROUND_FLAT = 0.9  # share of those rows' pixels within GROUND_DISTANCE of their median, for them to be a flat ground
 GROUND_DISTANCE = 20.0  # RGB distance to the ground's colour for a pixel to be ground
 HORIZON_ROWS = (36, 56)  # where a ground's top row can be; the world draws it at rows 42-50
 
@@ -44,11 +47,21 @@ def _regions(mask: np.ndarray, min_area: int) -> list[tuple[tuple[int, int, int,
 def _shapes(pixels: np.ndarray) -> list[Region]:
     found = []
     for colour, rgb in SHAPE_COLOURS.items():
-        for (x0, y0, x1, y1), area, _ in _regions(_near(pixels, rgb), MIN_SHAPE_AREA):
-            fill = area / float((x1 - x0) * (y1 - y0))
-            shape = min(FILL_RATIOS, key=lambda s: abs(FILL_RATIOS[s] - fill))
-            found.append(Region(f"{colour} {shape}", (x0, y0, x1, y1), area))
+        for box, area, region in _regions(_near(pixels, rgb, DETECT_DISTANCE_SHAPES), MIN_SHAPE_AREA):
+            found.append(Region(f"{colour} {_shape_of(region, box, area)}", box, area))
     return found
+
+
+def _shape_of(region: np.ndarray, box: tuple[int, int, int, int], area: int) -> str:
+    """A triangle (apex up) has its centroid a sixth of its height below its box's middle, a circle and a square at
+    the middle; a square fills its box, a circle pi / 4 of it. Both hold when a VAE rounds the corners, where the
+    fill ratio alone mistakes a blurred triangle for a circle."""
+    x0, y0, x1, y1 = box
+    rows = np.nonzero(region)[0]
+    offset = (rows.mean() + 0.5 - (y0 + y1) / 2) / (y1 - y0)
+    if offset > TRIANGLE_OFFSET:
+        return "triangle"
+    return "square" if area / float((x1 - x0) * (y1 - y0)) >= SQUARE_FILL else "circle"
 
 
 def _faces(pixels: np.ndarray) -> list[Region]:
@@ -81,10 +94,10 @@ def _horizon(pixels: np.ndarray, ground: np.ndarray, shade: np.ndarray) -> int:
 
 def _shadows(pixels: np.ndarray, things: np.ndarray) -> list[Region]:
     """Regions of the ground's shadow colour below the horizon, outside every face and shape (`things`)."""
-    bottom = pixels[-GROUND_ROWS:].reshape(-1, 3)
-    if np.ptp(bottom, axis=0).max() > GROUND_SPREAD:
-        return []
+    bottom = pixels[-GROUND_ROWS - 2 : -2].reshape(-1, 3)  # not the last rows: a VAE's output frays at the border
     ground = np.median(bottom, axis=0)
+    if (np.linalg.norm(bottom - ground, axis=-1) <= GROUND_DISTANCE).mean() < GROUND_FLAT:
+        return []
     shade = ground * SHADOW_DARKNESS
     horizon = _horizon(pixels, ground, shade)
     if not HORIZON_ROWS[0] <= horizon <= HORIZON_ROWS[1]:  # a plain or slowly changing background, not a ground
