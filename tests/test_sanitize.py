@@ -142,4 +142,4 @@ def test_the_presence_threshold_is_the_users_to_set(tmp_path):
     assert result.exit_code == 0 and result.stderr.splitlines()[-1].startswith("ok 0, check 0, absent 6,")
     assert {entry["threshold"] for entry in lines_of(out / "report.jsonl").values()} == {1.0}
     refused = run(SCENES, "-o", tmp_path / "x", "--remove", TARGET, *FAST, "--presence-threshold", "1.5")
-    assert refused.exit_code == 2 and "1.5 is not in the range 0.0<=x<=1.0" in refused.stderr
+    assert refused.exit_code == 2 and "presence threshold must be a number from 0 to 1 (0.55 by default), not 1.5" in refused.stderr

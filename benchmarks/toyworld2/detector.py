@@ -11,6 +11,7 @@ from benchmarks.toyworld2.palette import DETECT_DISTANCE, EYE_WHITE, FRAMES, HAT
 
 TRIANGLE_OFFSET = 0.08  # a triangle's centroid is 1/6 of its height below its box's middle; a circle's and a square's at it
 SQUARE_FILL = 0.9  # a square fills its box, a circle pi / 4 = 0.785 of it
+PART_DISTANCE = 60.0  # an eye's white and a rim inside a face: small parts a VAE dims, and no background reaches them
 DETECT_DISTANCE_SHAPES = 55.0  # a shape's pixels: wider than DETECT_DISTANCE, so a blurred corner still counts (the
 # backgrounds keep 60 away); the fill ratio that names the shape needs its corners
 MIN_SHAPE_AREA = 25  # pixels: the smallest shape (a triangle of half side 6) has 72
@@ -66,7 +67,7 @@ def _shape_of(region: np.ndarray, box: tuple[int, int, int, int], area: int) -> 
 
 def _faces(pixels: np.ndarray) -> list[Region]:
     skin = np.any([_near(pixels, s) for s in SKINS], axis=0)
-    white, rims, lenses = _near(pixels, EYE_WHITE), _near(pixels, FRAMES), _near(pixels, LENSES)
+    white, rims, lenses = _near(pixels, EYE_WHITE, PART_DISTANCE), _near(pixels, FRAMES, PART_DISTANCE), _near(pixels, LENSES)
     found = []
     for box, area, face in _regions(skin | white | rims | lenses, MIN_FACE_AREA):
         if (skin & face).sum() < MIN_FACE_AREA // 2:

@@ -27,7 +27,8 @@ BACKGROUND_PHRASES = {  # the caption's words for each background, when it names
 STRIPE_PERIODS = (8, 10, 12, 16)  # pixels; 8 is the finest a 4x-downsampling VAE holds at 27 dB
 STRIPE_ANGLES = (0, 45, 90, 135)  # degrees
 CHECK_CELLS = (6, 8, 10)  # pixels
-FACE_RADIUS = {1: (14, 19), 2: (10, 12)}  # head radius by the number of faces, inclusive
+FACE_RADIUS = {1: (14, 19), 2: (11, 12)}  # head radius by the number of faces, inclusive (two of 12 fit only one above
+# the other); below 11 the eyes did not survive a 4x-downsampling VAE
 SHAPE_RADIUS = (6, 10)  # radius or half side, inclusive
 HORIZON = (42, 50)  # the ground's top row, inclusive
 GROUND_MARGIN = 50.0  # RGB distance between the sky's colours and the ground's (and its shadow's)
@@ -247,9 +248,9 @@ def shadow_mask(shape: Shape, horizon: int) -> np.ndarray:
 
 
 def eye_geometry(face: Face) -> tuple[list[tuple[float, float]], float]:
-    """Centres of the two eyes and their radius."""
+    """Centres of the two eyes and their radius: at least 3 px, what a VAE with 4 x 4-pixel latent cells keeps."""
     y = face.cy - 0.12 * face.r
-    return [(face.cx - 0.4 * face.r, y), (face.cx + 0.4 * face.r, y)], 0.2 * face.r + 0.4
+    return [(face.cx - 0.4 * face.r, y), (face.cx + 0.4 * face.r, y)], 0.24 * face.r + 0.5
 
 
 def face_parts(face: Face) -> dict[str, np.ndarray]:
@@ -265,12 +266,12 @@ def face_parts(face: Face) -> dict[str, np.ndarray]:
     bridge = _rect(eyes[0][0], ey - 1, eyes[1][0], ey + 1)
     for accessory in face.accessories:
         if accessory == "glasses":  # rims around the eyes, which show through
-            rims = [_disk(x, y, e + 2.6) & ~_disk(x, y, e + 1.0) for x, y in eyes]
-            parts["glasses"] = rims[0] | rims[1] | (bridge & ~_disk(*eyes[0], e + 1.0) & ~_disk(*eyes[1], e + 1.0))
+            rims = [_disk(x, y, e + 3.0) & ~_disk(x, y, e + 0.8) for x, y in eyes]  # 2 px thick: thinner ones blur away
+            parts["glasses"] = rims[0] | rims[1] | (bridge & ~_disk(*eyes[0], e + 0.8) & ~_disk(*eyes[1], e + 0.8))
         elif accessory == "sunglasses":  # opaque lenses: the eyes are hidden
             parts["sunglasses"] = _disk(*eyes[0], e + 2.0) | _disk(*eyes[1], e + 2.0) | bridge
         elif accessory == "hat":  # a brim wider than the head, a crown above it: head and background go on under it
-            brim_y = face.cy - 0.4 * face.r
+            brim_y = face.cy - 0.45 * face.r  # just above the eyes
             parts["hat"] = _rect(face.cx - 1.3 * face.r, brim_y - 2.5, face.cx + 1.3 * face.r, brim_y) | _rect(
                 face.cx - 0.75 * face.r, face.cy - 1.35 * face.r, face.cx + 0.75 * face.r, brim_y
             )
