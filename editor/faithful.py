@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 # modes the edit is converted back to; the input's own pixels are kept outside the mask, bit for bit
-NATIVE_MODES = ("L", "LA", "CMYK", "I;16")
+NATIVE_MODES = ("L", "LA", "CMYK", "I;16", "I")  # "I": 32-bit integer grey (TIFF), read as 8- or 16-bit by its range
 # palette images ('P') come back as RGB: a palette cannot hold the colours the model paints
 METADATA_KEYS = ("exif", "icc_profile", "xmp", "dpi")  # what a result carries from its input and write_image writes
 ORIENTATION = 0x0112
@@ -34,6 +34,9 @@ def in_native_mode(edited: Image.Image, native: Image.Image, mask: np.ndarray | 
     if native.mode == "I;16":
         grey = np.asarray(edited.convert("L"), dtype=np.uint16) * 257  # 0..255 -> 0..65535
         converted = Image.fromarray(grey)  # a uint16 array reads as I;16
+    elif native.mode == "I":  # the scale the reader used: 8-bit values as they are, 16-bit ones times 257
+        scale = 1 if int(np.asarray(native).max()) <= 255 else 257
+        converted = Image.fromarray(np.asarray(edited.convert("L"), dtype=np.int32) * scale)  # an int32 array reads as I
     else:
         converted = edited.convert(native.mode)
     if mask is None:
@@ -41,7 +44,7 @@ def in_native_mode(edited: Image.Image, native: Image.Image, mask: np.ndarray | 
     keep = np.asarray(mask) == 0
     pixels = np.array(converted)
     pixels[keep] = np.asarray(native)[keep]
-    return Image.fromarray(pixels) if native.mode == "I;16" else Image.fromarray(pixels, native.mode)
+    return Image.fromarray(pixels) if native.mode in ("I;16", "I") else Image.fromarray(pixels, native.mode)
 
 
 def with_metadata(image: Image.Image, metadata: dict) -> Image.Image:

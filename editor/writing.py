@@ -35,7 +35,7 @@ WRITE_FORMATS = {
 # JPEG has no alpha; PIL writes a 32-bit BMP but reads it back without alpha, as do many viewers.
 NO_ALPHA_FORMATS = ("JPEG", "BMP")
 # the modes each format keeps as they are; anything else is written as RGB (RGBA where the format has alpha)
-KEPT_MODES = {"PNG": ("L", "LA", "I;16"), "JPEG": ("L", "CMYK"), "TIFF": ("L", "LA", "CMYK", "I;16"), "BMP": ("L",), "WEBP": ()}
+KEPT_MODES = {"PNG": ("L", "LA", "I;16"), "JPEG": ("L", "CMYK"), "TIFF": ("L", "LA", "CMYK", "I;16", "I"), "BMP": ("L",), "WEBP": ()}
 
 
 def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = False,
@@ -94,6 +94,11 @@ def _for_format(image: Image.Image, image_format: str, path: Path) -> Image.Imag
     kept = KEPT_MODES.get(image_format, ())
     if image.mode in kept:
         return image
+    if image.mode == "I":  # 32-bit grey in a format without it: as 16-bit where its values fit, else 8-bit
+        values = np.asarray(image)
+        image = Image.fromarray(values.astype(np.uint16)) if values.max() > 255 else Image.fromarray(values.astype(np.uint8), "L")
+        if image.mode in kept:
+            return image
     if image.mode == "I;16":  # 16-bit grey in a format without it: the high byte, not PIL's clipping conversion
         image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8), "L")
         if "L" in kept:

@@ -473,7 +473,7 @@ def test_find_images_errors(tmp_path):
 @pytest.mark.parametrize("mode, name, written", [
     ("L", "out.png", "L"), ("L", "out.jpg", "L"), ("LA", "out.png", "LA"), ("CMYK", "out.jpg", "CMYK"),
     ("CMYK", "out.tif", "CMYK"), ("CMYK", "out.png", "RGB"), ("I;16", "out.png", "I;16"), ("I;16", "out.jpg", "L"),
-    ("P", "out.png", "RGB"), ("RGBA", "out.png", "RGBA"), ("RGB", "out.png", "RGB"),
+    ("P", "out.png", "RGB"), ("RGBA", "out.png", "RGBA"), ("RGB", "out.png", "RGB"), ("I", "out.tif", "I"), ("I", "out.png", "L"),
 ])
 def test_the_output_keeps_the_input_mode_where_the_format_holds_it(tmp_path, mode, name, written):
     source = _save_in_mode(tmp_path, mode)
@@ -484,7 +484,20 @@ def test_the_output_keeps_the_input_mode_where_the_format_holds_it(tmp_path, mod
         assert out.mode.replace("I;16B", "I;16") == written and out.size == (40, 24)
 
 
-@pytest.mark.parametrize("mode", ["L", "CMYK", "I;16"])
+def test_a_32_bit_tiff_of_16_bit_values_comes_back_as_one(tmp_path):
+    values = (np.arange(40 * 24, dtype=np.int32).reshape(24, 40) * 60) % 65536
+    Image.fromarray(values, "I").save(tmp_path / "deep.tif")
+    photo = read_photo(tmp_path / "deep.tif")
+    mask = np.zeros((24, 40), np.float32)
+    mask[5:15, 10:30] = 1.0
+    write_image(finish(Image.new("RGB", photo.size, (128, 128, 128)), photo, mask), tmp_path / "out.tif")
+    with Image.open(tmp_path / "out.tif") as out:
+        assert out.mode == "I"
+        pixels = np.asarray(out)
+    assert np.array_equal(pixels[mask == 0], values[mask == 0]) and (pixels[mask == 1] == 128 * 257).all()
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "I;16", "I"])
 def test_outside_the_mask_the_input_pixels_in_its_own_mode(tmp_path, mode):
     source = _save_in_mode(tmp_path, mode)
     photo = read_photo(source)
