@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -52,16 +53,25 @@ def record(
     return entry
 
 
-def write_json(entry: dict, path: Path) -> None:
-    """Write one record as a JSON file, atomically; a failure leaves no temporary file and says why in one line.
+def strict_json(value):
+    """`value` with every NaN or infinity (which JSON has no word for) as None, so any JSON reader takes the report."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
-    Strict JSON: a NaN or an infinity (which JSON has no word for) is refused rather than written."""
+
+def write_json(entry: dict, path: Path) -> None:
+    """Write one record as a JSON file, atomically; a failure leaves no temporary file and says why in one line."""
     path = Path(path)
     if path.is_dir():
         raise UnwantError(f"{path}: is a folder; give the report a file name such as report.json")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(json.dumps(entry, indent=2, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(strict_json(entry), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, path)
     except OSError as error:
         with contextlib.suppress(OSError):
@@ -74,7 +84,7 @@ def append_jsonl(entry: dict, path: Path) -> None:
     """Append one record as a line in a single write, flushed to disk: a kill at any moment leaves whole lines."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        os.write(fd, (json.dumps(entry) + "\n").encode("utf-8"))
+        os.write(fd, (json.dumps(strict_json(entry), allow_nan=False) + "\n").encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)

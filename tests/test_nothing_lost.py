@@ -306,3 +306,21 @@ def test_the_page_says_how_to_raise_its_own_megapixel_limit(tiny_pipe, tmp_path)
     upload = photo(tmp_path / "big.png")  # 48 x 40 = 0.00192 megapixels
     with pytest.raises(UnwantError, match=r"big.png: .* start it with unwant serve --max-megapixels 1$"):
         remove_in_page(Editor(tiny_pipe, "tiny"), str(upload), "red square", None, "fast", root=tmp_path / "r", max_megapixels=0.001)
+
+
+def test_a_report_that_cannot_be_written_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import errno
+
+    from editor.report import append_jsonl, write_json
+    from sd.errors import UnwantError
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(UnwantError, match=r"r.json: could not write the report \(no space left on device\)"):
+        write_json({"a": 1}, tmp_path / "r.json")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    append_jsonl({"residual": float("nan"), "scores": [float("inf"), 0.5]}, tmp_path / "report.jsonl")
+    assert json.loads((tmp_path / "report.jsonl").read_text()) == {"residual": None, "scores": [None, 0.5]}
