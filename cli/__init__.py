@@ -136,6 +136,7 @@ def main(inputs: tuple[Path, ...], **options) -> None:
 
     logging.basicConfig(level=logging.WARNING if options["quiet"] else logging.INFO, format="%(message)s")
     try:
+        _check_numbers_and_words(options)  # before torch is imported: a bad number is refused at once
         from cli.commands import run
 
         sys.exit(run(list(inputs), options))
@@ -180,6 +181,24 @@ def serve_command(model: str, model_config: str | None, host: str, port: int, de
               config=model_config, allow_unsafe_pickle=allow_unsafe_pickle)
     except UnwantError as error:
         _fail(str(error))
+
+
+def _check_numbers_and_words(options: dict) -> None:
+    """What can be refused from the options alone, with modules that import no torch."""
+    from editor.checks import check_guidance, check_mask_threshold, check_megapixels, check_seed, check_steps, check_text
+    from presence.config import PresenceConfig
+    from suppression.config import SuppressionConfig
+
+    check_steps(options["steps"], "--steps")
+    check_guidance(options["guidance"])
+    check_seed(options["seed"])
+    check_megapixels(options["max_megapixels"])
+    for target in options["targets"]:
+        check_text(target, "--remove")
+    if options["mask_threshold"] is not None:
+        check_mask_threshold(options["mask_threshold"])
+    PresenceConfig().with_(threshold=options["presence_threshold"])
+    SuppressionConfig().with_(alpha=options["alpha"])
 
 
 def entry() -> None:

@@ -26,7 +26,6 @@ from editor.sanitize import Outcome, sanitize
 from editor.writing import WRITE_FORMATS, remove_stale_temporaries, write_image
 from presence import PresenceConfig
 from sd.errors import UnwantError
-from suppression.config import SuppressionConfig
 
 log = logging.getLogger("unwant")
 # measured by benchmarks.speed (toy model, CPU): removal with the reference preset 21.8 s, with quality 4.0 s
@@ -303,15 +302,6 @@ def _say_what_to_check(out_folder: Path, pending: list[str] | None = None, shown
 
 def _check_arguments(options: dict) -> None:
     """What can be refused without looking at any photo: numbers in range, a device that is here."""
-    check_steps(options["steps"], "--steps")
-    check_guidance(options["guidance"])
-    check_seed(options["seed"])
-    check_megapixels(options["max_megapixels"])
-    for target in options["targets"]:
-        check_text(target, "--remove")
-    MaskConfig() if options["mask_threshold"] is None else MaskConfig(threshold=options["mask_threshold"])
-    PresenceConfig().with_(threshold=options["presence_threshold"])
-    SuppressionConfig().with_(alpha=options["alpha"])
     resolve_device(options["device"])
     if options["ray_actors"] and not options["ray_address"]:
         raise UnwantError("--ray-actors is for a batch on Ray: add --ray")

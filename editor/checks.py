@@ -28,6 +28,13 @@ def check_guidance(guidance: float) -> None:
     check_number(guidance, "guidance", *GUIDANCE_RANGE, usual="7.5 is usual")
 
 
+MASK_THRESHOLD_RANGE = (0.0, 1.0)  # of the attention's maximum, above 0: at 0 every pixel is the object
+
+
+def check_mask_threshold(threshold: float) -> None:
+    check_number(threshold, "mask threshold", *MASK_THRESHOLD_RANGE, low_open=True, usual="a fraction of the attention's maximum; 0.3 by default")
+
+
 def check_megapixels(limit: float | None) -> None:
     if limit is not None:
         check_number(limit, "max megapixels", *MEGAPIXELS_RANGE, usual="50 by default")

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from editor.checks import check_mask_threshold
 from sd.errors import check_number
 
 
@@ -31,7 +32,7 @@ class MaskConfig:
     edge: float = 0.03  # the snapped mask grows by this much (short-side fraction): anti-aliased edges and halos go too
 
     def __post_init__(self):
-        check_number(self.threshold, "mask threshold", 0.0, 1.0, low_open=True, usual="a fraction of the attention's maximum; 0.3 by default")
+        check_mask_threshold(self.threshold)
         for name in ("dilation", "feather", "context", "edge", "latent_blend_from", "peak_share"):
             check_number(getattr(self, name), f"mask {name.replace('_', ' ')}", 0.0, 1.0)
 

@@ -324,3 +324,15 @@ def test_a_report_that_cannot_be_written_is_one_line_and_leaves_no_temporary(tmp
     monkeypatch.undo()
     append_jsonl({"residual": float("nan"), "scores": [float("inf"), 0.5]}, tmp_path / "report.jsonl")
     assert json.loads((tmp_path / "report.jsonl").read_text()) == {"residual": None, "scores": [None, 0.5]}
+
+
+def test_a_bad_number_is_refused_before_torch_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys, cli\n"
+             "try:\n    cli.main(['x.png', '--remove', 'a', '--steps', '0'])\n"
+             "except SystemExit as e:\n    print(e.code, 'torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])})
+    assert result.stdout.split() == ["2", "False"] and "--steps must be a whole number from 1 to 1000, not 0" in result.stderr
