@@ -23,7 +23,7 @@ from editor.presets import PRESETS
 from editor.report import record, write_json
 from editor.result import EditResult
 from editor.sanitize import Outcome, sanitize
-from editor.writing import WRITE_FORMATS, remove_stale_temporaries, write_image
+from editor.writing import WRITE_FORMATS, refuse_inputs, remove_stale_temporaries, write_image
 from presence import PresenceConfig
 from sd.errors import UnwantError
 
@@ -54,9 +54,7 @@ def _check_writable(path: Path | None, overwrite: bool, inputs: list[Path]) -> N
     check_file_name(path)
     if path.suffix.lower() not in WRITE_FORMATS:
         raise UnwantError(f"{path}: unknown output format; use one of {', '.join(sorted(WRITE_FORMATS))}")
-    for source in inputs:
-        if source.resolve() == path.resolve():
-            raise UnwantError(f"{path}: would overwrite the input; choose another --output")
+    refuse_inputs(path, inputs)  # however it is spelled: links, '..', a hard link
     if path.exists() and not overwrite:
         raise UnwantError(f"{path}: exists; pass --overwrite to replace it")
     check_output_location(path)

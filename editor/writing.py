@@ -45,7 +45,7 @@ def write_image(image: Image.Image, path: str | os.PathLike, overwrite: bool = F
     The metadata the image carries from its input (EXIF, ICC profile, XMP, DPI) is written too, unless stripped."""
     path = Path(path)
     image_format, options = _output_format(path)
-    _refuse_inputs(path, inputs)
+    refuse_inputs(path, inputs)
     _refuse_existing(path, overwrite)
     metadata = {} if strip_metadata else {key: image.info[key] for key in METADATA_KEYS if image.info.get(key)}
     if strip_metadata:  # some of PIL's writers read the ICC profile and EXIF from info by themselves
@@ -64,7 +64,7 @@ def _output_format(path: Path) -> tuple[str, dict]:
     return WRITE_FORMATS[suffix]
 
 
-def _refuse_inputs(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
+def refuse_inputs(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
     """Refuse an output that is one of the inputs, however it is spelled (links, '..', case on some disks)."""
     target = path.resolve()
     for source in map(Path, inputs):
@@ -116,7 +116,7 @@ def copy_file(source: str | os.PathLike, path: str | os.PathLike, overwrite: boo
     """Copy `source` byte for byte to `path` (a photo a batch left as it was), atomically, never onto the input; with
     `strip_metadata`, without its metadata and with the same pixels (editor/stripping.py)."""
     source, path = Path(source), Path(path)
-    _refuse_inputs(path, [source])
+    refuse_inputs(path, [source])
     _refuse_existing(path, overwrite)
     try:
         if strip_metadata:

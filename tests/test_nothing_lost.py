@@ -336,3 +336,11 @@ def test_a_bad_number_is_refused_before_torch_is_imported(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
                             env={**os.environ, "PYTHONPATH": str(Path(cli.__file__).parents[1])})
     assert result.stdout.split() == ["2", "False"] and "--steps must be a whole number from 1 to 1000, not 0" in result.stderr
+
+
+def test_an_output_that_is_a_hard_link_of_the_input_is_refused_before_any_work(edit, tmp_path, no_model):
+    source = photo(tmp_path / "p.png")
+    os.link(source, tmp_path / "same.png")
+    before = source.read_bytes()
+    result = edit(source, "--remove", "red square", "-o", tmp_path / "same.png", "--overwrite")
+    assert result.exit_code == 2 and "would overwrite the input" in result.stderr and source.read_bytes() == before
