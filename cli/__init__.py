@@ -108,7 +108,7 @@ class SectionedCommand(OneLineErrors):
 @click.option("--copy-unchanged/--no-copy-unchanged", default=True, show_default=True, help="Batch: copy photos without the target to the output folder as they are, so it holds the whole dataset.")
 @click.option("--edit-all", is_flag=True, help="Batch: edit every photo, also those where the target seems absent (skips the check before editing).")
 @click.option("--no-verify", is_flag=True, help="Batch: do not look for the target again in the edited photo (no 'check' status, no residual).")
-@click.option("--presence-threshold", type=float, help="Batch: a target counts as present above this score, before and after editing (default 0.55, tuned on the toy world: check it on a sample of your own data).")
+@click.option("--presence-threshold", type=float, help="Batch: a target counts as present above this score (0 to 1), before and after editing (default 0.55, tuned on the toy world: check it on a sample of your own data).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Batch: photos of one size per UNet forward in the inversion and the loop (faster on a GPU with memory to spare); the same pixels.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]", help="Batch: spread the photos over a Ray cluster, one model per actor: at ADDRESS ('auto', 'ray://host:10001'), or started on this machine. Needs unwant[ray].")
 @click.option("--ray-actors", type=click.IntRange(min=1), help="With --ray: how many actors (default: one per GPU in the cluster, else 2 on CPUs).")
