@@ -43,12 +43,27 @@ def test_the_vae_keeps_the_textures_and_the_eyes(editor):
 
     figures = measure(editor.pipe.vae, 100)
     assert figures["detector_on_renders"] == 1.0
-    assert figures == pytest.approx(MEASURED_VAE, abs=0.005)
+    for key, value in MEASURED_VAE.items():  # PSNRs to 0.05 dB: float rounding, not behaviour
+        assert figures[key] == (pytest.approx(value, abs=0.05) if isinstance(value, dict) else value), key
 
 
-# one removal per row: (task, fill) -> the judge's scores on the first two held-out scenes of the task, with captions
-MEASURED_VAE: dict = {}
-MEASURED_REMOVALS: dict = {}
+# one removal per row: (task, fill) -> the judge's scores on the first two held-out scenes of the task, with captions,
+# fast preset at 20 steps; phase 1 of the model (TRAINING.md): most rows fail, which is what the instrument is for
+MEASURED_VAE = {"scenes": 100, "psnr_db": {"checks": 28.42, "flat": 30.31, "noise": 31.07, "stripes": 28.39},
+                "psnr_db_worst_decile": {"checks": 26.54, "flat": 28.07, "noise": 28.5, "stripes": 26.9},
+                "detector_agreement": 0.95, "eyes_kept": 1.0, "faces_with_eyes": 26, "detector_on_renders": 1.0}
+MEASURED_REMOVALS = {
+    ("sunglasses", "surroundings"): [{"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 5.09, "outside_psnr": 31.52, "eyes": 0.0}, {"gone": 1.0, "kept": 0.0, "exact": 0.0, "hole_psnr": 5.94, "outside_psnr": 22.01, "eyes": 0.0}],
+    ("sunglasses", "model"): [{"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 3.03, "outside_psnr": 39.35, "eyes": 0.0}, {"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 3.6, "outside_psnr": 28.85, "eyes": 0.0}],
+    ("glasses", "surroundings"): [{"gone": 1.0, "kept": 0.0, "exact": 0.0, "hole_psnr": 9.66, "outside_psnr": 21.81, "eyes": 0.0}, {"gone": 1.0, "kept": 0.0, "exact": 0.0, "hole_psnr": 7.92, "outside_psnr": 26.11, "eyes": 0.0}],
+    ("glasses", "model"): [{"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 7.69, "outside_psnr": 35.52, "eyes": 1.0}, {"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 9.69, "outside_psnr": 36.93, "eyes": 1.0}],
+    ("hat", "surroundings"): [{"gone": 1.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 17.03, "outside_psnr": 23.75, "outline_iou": 0.02}, {"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 8.99, "outside_psnr": 63.04, "outline_iou": 0.0}],
+    ("hat", "model"): [{"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 17.31, "outside_psnr": 62.34, "outline_iou": 0.12}, {"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 7.27, "outside_psnr": 59.41, "outline_iou": 0.0}],
+    ("texture", "surroundings"): [{"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 25.06, "outside_psnr": 70.87}, {"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 34.71, "outside_psnr": 100.0}],
+    ("texture", "model"): [{"gone": 0.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 8.95, "outside_psnr": 72.33}, {"gone": 1.0, "kept": 1.0, "exact": 1.0, "hole_psnr": 11.25, "outside_psnr": 64.9}],
+    ("shadow", "surroundings"): [{"gone": 1.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 12.07, "outside_psnr": 78.83, "shadow_gone": 0.0, "both_gone": 0.0}, {"gone": 1.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 13.22, "outside_psnr": 100.0, "shadow_gone": 0.0, "both_gone": 0.0}],
+    ("shadow", "model"): [{"gone": 1.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 9.08, "outside_psnr": 79.92, "shadow_gone": 0.0, "both_gone": 0.0}, {"gone": 1.0, "kept": 1.0, "exact": 0.0, "hole_psnr": 10.88, "outside_psnr": 68.56, "shadow_gone": 0.0, "both_gone": 0.0}],
+}
 
 
 @pytest.mark.parametrize("task", list(TASKS))
@@ -62,4 +77,5 @@ def test_one_removal_per_row(editor, task, fill):
         outside = np.asarray(result.mask) == 0
         assert np.array_equal(image[outside], render(case.scene)[outside])  # the blend keeps the photo outside the mask
         scores.append({k: round(v, 2) for k, v in judge(case, image).items()})
-    assert scores == MEASURED_REMOVALS[task, fill]
+    for got, measured in zip(scores, MEASURED_REMOVALS[task, fill], strict=True):  # the detector's verdicts exactly,
+        assert got == pytest.approx(measured, abs=0.05)  # the PSNRs and IoUs to float rounding
