@@ -109,6 +109,7 @@ def snapped_mask(image: np.ndarray, attention: torch.Tensor | np.ndarray, config
     if not (seeds == cv2.GC_BGD).any():
         return fallback  # the blob and its band fill the photo: no background left to learn from
     try:
+        cv2.setRNGSeed(0)  # GrabCut's k-means draws from OpenCV's global RNG: without this a mask depends on earlier calls
         cv2.grabCut(np.ascontiguousarray(image), seeds, None, np.zeros((1, 65)), np.zeros((1, 65)), 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # e.g. a flat image: one colour cannot train two colour models
         return fallback
