@@ -154,13 +154,13 @@ def already_done(source: Path, relative: Path, out_folder: Path, latest: dict[st
     entry = latest.get(photo_key(relative)) or latest.get(str(source))
     if entry is None or entry["status"] not in ("ok", "check", "absent"):
         return False
-    return entry["status"] == "absent" or output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists()
+    return entry["status"] == "absent" or _output_exists(relative, out_folder)
 
 
 def left_by_a_killed_run(relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
     """This photo's output exists but no report line says it is done, in a folder an earlier batch wrote (it has a
     report): a run killed between writing the file and its line. It is redone over that file."""
-    return bool(latest or (out_folder / REPORT_NAME).exists()) and (output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists())
+    return bool(latest or (out_folder / REPORT_NAME).exists()) and _output_exists(relative, out_folder)
 
 
 def check_settings(out_folder: Path, settings: dict | None, overwrite: bool) -> None:
@@ -254,6 +254,7 @@ def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, over
 
 
 def _output_exists(relative: Path, out_folder: Path) -> bool:
+    """The photo's edit or its copy is in the output folder."""
     return output_for(relative, out_folder).exists() or copy_for(relative, out_folder).exists()
 
 
