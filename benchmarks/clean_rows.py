@@ -12,7 +12,7 @@ from benchmarks.quality_rows import Row, _rates, _removal_row, _removal_targets
 from benchmarks.toyworld.sets import object_pairs
 from benchmarks.toyworld.world import render
 from editor import Editor
-from editor.masks import MaskConfig
+from editor.removal.masks import MaskConfig
 
 # what the clean fill is made of, taken away one at a time (the fast preset): each row says what its idea earns
 ABLATIONS = {

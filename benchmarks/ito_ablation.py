@@ -114,7 +114,7 @@ class AttentionRow:
 def attention_rows(editor, count: int, steps: int) -> list[AttentionRow]:
     """What each ITO moves, at each of its steps: the target's share of the cross-attention and the reference loss,
     before and after, generating "a X and a Y" with Y removed for `count` pairs."""
-    import editor.sampler as sampler
+    import editor.removal.sampler as sampler
     from benchmarks.toyworld.sets import object_pairs
     from suppression.ito import attention_loss
 

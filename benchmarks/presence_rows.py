@@ -15,10 +15,10 @@ from benchmarks.quality_rows import _names_array
 from benchmarks.toyworld.sets import OBJECTS, removal_scenes
 from benchmarks.toyworld.world import render
 from editor import Editor
-from editor.photo_io import photo_from_any
-from presence import PresenceConfig
-from presence.classifier import PROMPT_TEMPLATE, cell_errors
-from sd.text import encode_prompt
+from editor.photos.photo_io import photo_from_any
+from unwant.presence import PresenceConfig
+from unwant.presence.classifier import PROMPT_TEMPLATE, cell_errors
+from unwant.sd.text import encode_prompt
 
 PRESENCE_SEED = 4343  # scenes of this section; the defaults were tuned on removal_scenes(200, seed=4242)
 

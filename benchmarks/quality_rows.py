@@ -13,8 +13,8 @@ from benchmarks.toyworld.detector import detect
 from benchmarks.toyworld.sets import caption, fidelity_prompts, object_pairs, removal_scenes
 from benchmarks.toyworld.world import CANVAS, COLOURS, object_mask, render
 from editor import Editor
-from editor.editor import REMOVE_PROMPT_TEMPLATE
-from editor.photo_io import from_model, photo_from_any
+from editor.removal.request import REMOVE_PROMPT_TEMPLATE
+from editor.photos.photo_io import from_model, photo_from_any
 from editor.presets import PRESETS
 
 

@@ -14,10 +14,10 @@ from PIL import Image
 from benchmarks.real_configs import build_pipeline
 from editor import Editor
 from editor.presets import Preset
-from sd.calls import UNetCalls
-from sd.ddim import DDIM
-from sd.text import encode_prompt
-from sd.unet import model_output
+from unwant.sd.calls import UNetCalls
+from unwant.sd.ddim import DDIM
+from unwant.sd.text import encode_prompt
+from unwant.sd.unet import model_output
 from suppression.attention import default_attention_factor
 from suppression.config import SuppressionConfig
 

@@ -53,7 +53,7 @@ def measure(count: int) -> list[dict]:
 
     from benchmarks.real_configs import build_pipeline
     from benchmarks.toyworld.sets import caption, removal_scenes
-    from sd.text import padded_ids
+    from unwant.sd.text import padded_ids
     from suppression.config import SuppressionConfig
     from suppression.pooled import suppressed_pooled
     from suppression.tokens import locate_tokens

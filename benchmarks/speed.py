@@ -43,14 +43,14 @@ def _task(name: str, editor, image, steps: int):
     """The callable a row times."""
 
     from inversion import invert
-    from sd.text import encode_prompt
+    from unwant.sd.text import encode_prompt
 
     prompt, target = "a red circle and a blue square", "blue square"
     if name.startswith("plain"):
         return lambda: editor.generate(prompt, remove=[], seed=0, steps=steps, progress=False)
     if name.startswith("inversion"):
         method = name.split(": ")[1]
-        from editor.photo_io import photo_from_any
+        from editor.photos.photo_io import photo_from_any
 
         z0, _ = editor.encode_photo(photo_from_any(image))
         cond = encode_prompt(editor.pipe, prompt)
@@ -79,8 +79,8 @@ def _phone_photo_task(editor, image, prompt: str, target: str):
 
     from PIL import Image
 
-    from editor.photo_io import read_photo
-    from editor.writing import write_image
+    from editor.photos.photo_io import read_photo
+    from editor.photos.writing import write_image
 
     folder = Path(tempfile.mkdtemp())
     source = folder / "phone.jpg"
@@ -115,7 +115,7 @@ def _measure_row(name: str, model: str, device: str | None, dtype: str | None, r
     import torch
 
     from editor import Editor
-    from sd.calls import UNetCallCounter
+    from unwant.sd.calls import UNetCallCounter
     from benchmarks.toyworld.world import SceneObject, Scene, render
 
     editor = Editor.from_pretrained(model, device=device, dtype=dtype)

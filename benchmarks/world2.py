@@ -18,7 +18,7 @@ from benchmarks.options import choice_list
 
 SECTIONS = ("removal", "generation", "figure1", "reconstruction")
 TASKS = ("sunglasses", "glasses", "hat", "texture", "shadow")  # benchmarks/toyworld2/cases.py
-METHODS = ("repaint", "surroundings", "model", "negative prompt")  # the fills of editor/fill.py and the baseline
+METHODS = ("repaint", "surroundings", "model", "negative prompt")  # the fills of editor/removal/fill.py and the baseline
 INVERSIONS = ("direct", "null-text")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
 
-from sd.errors import UnwantError, check_number
+from unwant.sd.errors import UnwantError, check_number
 
 SEED_RANGE = (0, 2**64 - 1)  # what torch.Generator.manual_seed takes
 
@@ -51,7 +50,7 @@ def check_text(value, name: str, *, empty: bool = False) -> None:
 
 
 def check_fill(fill: str) -> None:
-    from editor.fill import FILLS
+    from editor.removal.fill import FILLS
 
     if fill not in FILLS:
         raise UnwantError(f"fill must be one of {', '.join(FILLS)}, not {fill!r}")

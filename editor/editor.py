@@ -6,32 +6,31 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from editor.checks import check_fill, check_guidance, check_seed, check_steps, check_text
-from editor.loading import DEFAULT_MODEL, load_pipeline, upcast_vae_if_it_overflows
-from editor.fill import fill_from_surroundings
-from editor.masks import MaskConfig, feathered_mask, pixel_blend
-from editor.photo_io import Photo, finish, from_model, photo_from_any, to_model
-from editor.presets import Preset, preset_settings
-from editor.repaint import REPAINT_STRENGTH, latent_hole, repaint
-from editor.result import EditResult
-from editor.sampler import BranchOutput, Plan, run_branches, run_branches_batch
+from editor.checks import check_guidance, check_seed, check_steps, check_text
+from editor.loading import DEFAULT_MODEL, ModelSpec, load_pipeline, upcast_vae_if_it_overflows
+from editor.removal.fill import fill_from_surroundings
+from editor.removal.masks import MaskConfig, feathered_mask, pixel_blend
+from editor.photos.photo_io import Photo, finish, from_model, photo_from_any, to_model
+from editor.presets import Preset
+from editor.removal.repaint import REPAINT_STRENGTH, latent_hole, repaint
+from editor.removal.request import RemovalRequest, as_list, chunks_of_one_size, resolve_removal
+from editor.result import EditResult, calls_with_inversion, result_from, timed
+from editor.removal.sampler import BranchOutput, Plan, run_branches, run_branches_batch
 from inversion import invert
-from presence import Presence, PresenceConfig, presence
-from presence.classifier import PROMPT_TEMPLATE as PRESENCE_TEMPLATE
-from presence.rivals import load_vocabulary, nearest_rivals
-from sd.calls import UNetCallCounter, UNetCalls
-from sd.errors import UnwantError
-from sd.text import encode_prompt, warn_if_truncated
-from sd.vae import decode_latents, encode_image
+from unwant.presence import Presence, PresenceConfig, presence
+from unwant.presence.classifier import PROMPT_TEMPLATE as PRESENCE_TEMPLATE
+from unwant.presence.rivals import load_vocabulary, nearest_rivals
+from unwant.sd.calls import UNetCallCounter, UNetCalls
+from unwant.sd.errors import UnwantError
+from unwant.sd.text import encode_prompt, warn_if_truncated
+from unwant.sd.vae import decode_latents, encode_image
 from suppression.config import SuppressionConfig
 from suppression.negation import negated_targets
 from suppression.pooled import suppressed_pooled
@@ -39,46 +38,9 @@ from suppression.tokens import locate_tokens, words_after
 
 log = logging.getLogger("unwant")
 
-REMOVE_PROMPT_TEMPLATE = "a {target}"  # used when no caption is given: the targets, joined by " and "
 
-
-def _as_list(targets: str | list[str] | None) -> list[str]:
-    """The targets as a list of names, each checked: a name is text with words in it."""
-    if targets is None:
-        return []
-    if isinstance(targets, str):
-        targets = [targets]
-    elif not isinstance(targets, (list, tuple)):
-        raise UnwantError(f"the target must be a name such as 'glasses' (or a list of names), not a {type(targets).__name__} ({targets!r})")
-    for name in targets:
-        check_text(name, "the target")
-    return list(targets)
-
-
-@contextmanager
-def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
-    """Record the seconds a named stage takes."""
-    started = time.perf_counter()
-    yield
-    timings[name] = time.perf_counter() - started
-
-
-def _with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
-    """The call counts of this edit, including those of a reused inversion."""
-    return replace(calls) if not cached else calls + inverted.unet_calls
-
-
-def _result(image, prompt, targets, seed, steps, guidance, timings, calls, branches: BranchOutput | None, **extra) -> EditResult:
-    """What every call returns; the targets' attention maps when something was suppressed."""
-    maps = {} if branches is None else {"attention": branches.target_maps.numpy()}
-    if branches is not None and branches.suppressed_maps is not None:
-        maps["suppressed_attention"] = branches.suppressed_maps.numpy()
-    return EditResult(image, prompt, targets, seed, steps, guidance, timings, calls, **maps, **extra)
-
-
-def default_prompt(targets: list[str]) -> str:
-    """The prompt built from the targets when the user gives no caption: "a glasses", "a blue square and a hat"."""
-    return " and ".join(REMOVE_PROMPT_TEMPLATE.format(target=t) for t in targets)
+def _dtype_name(dtype) -> str | None:
+    return None if dtype is None else str(dtype).removeprefix("torch.")
 
 
 class Editor:
@@ -91,6 +53,7 @@ class Editor:
     def __init__(self, pipe, model: str = ""):
         self.pipe = pipe
         self.model = model
+        self.spec = ModelSpec(model or DEFAULT_MODEL)  # how to load it again: a folder edit on Ray loads one per actor
         for module in (pipe.unet, pipe.vae, pipe.text_encoder, getattr(pipe, "text_encoder_2", None)):
             if module is not None:
                 module.requires_grad_(False)  # ITO differentiates w.r.t. the embedding only: no weight gradients to keep
@@ -104,7 +67,11 @@ class Editor:
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
         """Load `model` (hub id, diffusers folder, .safetensors file or "toyworld"); see `load_pipeline`."""
-        return cls(load_pipeline(model, device=device, dtype=dtype, **kwargs), str(model))
+        editor = cls(load_pipeline(model, device=device, dtype=dtype, **kwargs), str(model))
+        again = {key: str(value) if key == "config" and value is not None else value for key, value in kwargs.items()
+                 if key in ("config", "memory", "allow_unsafe_pickle")}
+        editor.spec = ModelSpec(str(model), device=None if device is None else str(device), dtype=_dtype_name(dtype), **again)
+        return editor
 
     # -- named steps -------------------------------------------------------------------------------
     @property
@@ -142,7 +109,7 @@ class Editor:
         self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict, null_text_iterations: int = 10
     ):
         """Encode the photo and the prompt, then invert (cached): the shared start of reconstruct and remove."""
-        with _stage(timings, "encode"):
+        with timed(timings, "encode"):
             z0, _ = self.encode_photo(photo)
             cond = encode_prompt(self.pipe, prompt)
         inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress, null_text_iterations)
@@ -172,20 +139,20 @@ class Editor:
         if self._last_branches is not None and self._last_branches[0] == key:
             _, branches, calls, timings["suppress"] = self._last_branches
             return branches, calls
-        with _stage(timings, "suppress"), UNetCallCounter(self.pipe.unet) as calls:
+        with timed(timings, "suppress"), UNetCallCounter(self.pipe.unet) as calls:
             branches = run_branches(self.pipe, inverted.x_T, plan, progress)
         self._last_branches = (key, branches, replace(calls), timings["suppress"])
         return branches, UNetCalls()
 
     def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted) -> np.ndarray:
-        """The model's version of the classical fill, at the photo's size (editor/repaint.py)."""
+        """The model's version of the classical fill, at the photo's size (editor/removal/repaint.py)."""
         z_fill, _ = self.encode_photo(photo_from_any(filled, max_megapixels=None))  # the photo's own size, already allowed
         z = repaint(self.pipe, inverted, z_fill, latent_hole(soft, tuple(z_fill.shape[-2:])), REPAINT_STRENGTH)
         return np.asarray(from_model(self.decode(z), filled.shape[1::-1]))
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
         """`remove` if given (an empty list: nothing), else what the prompt negates ("a man without glasses" -> ["glasses"])."""
-        return negated_targets(prompt) if remove is None else _as_list(remove)
+        return negated_targets(prompt) if remove is None else as_list(remove)
 
     def _check_prompt(self, prompt: str) -> None:
         """Once per prompt: say where a prompt longer than the text encoder reads is cut."""
@@ -238,18 +205,18 @@ class Editor:
         timings: dict[str, float] = {}
         self._check_prompt(prompt)
         with UNetCallCounter(self.pipe.unet) as calls:
-            with _stage(timings, "encode"):
+            with timed(timings, "encode"):
                 layout = locate_tokens(self.pipe.tokenizer, prompt, targets) if targets else None
                 cond = encode_prompt(self.pipe, prompt)
                 uncond = encode_prompt(self.pipe, negative_prompt or "")
                 size = self.native_size
                 pooled = suppressed_pooled(self.pipe, prompt, layout, config) if layout else None
                 plan = Plan(steps, cond, [uncond] * steps, guidance, layout, config, suppressed_pooled=pooled)
-            with _stage(timings, "denoise"):
+            with timed(timings, "denoise"):
                 branches = run_branches(self.pipe, self.prepare_latents(seed, size, size), plan, progress)
-            with _stage(timings, "decode"):
+            with timed(timings, "decode"):
                 image = self.decode(branches.suppressed)
-        return _result(image, prompt, targets, seed, steps, guidance, timings, replace(calls), branches if layout else None)
+        return result_from(image, prompt, targets, seed, steps, guidance, timings, replace(calls), branches if layout else None)
 
     def reconstruct(
         self,
@@ -279,25 +246,25 @@ class Editor:
         self._check_prompt(prompt)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, prompt, inversion, steps, guidance, progress, timings)
-            with _stage(timings, "denoise"):
+            with timed(timings, "denoise"):
                 plan = Plan.from_inversion(inverted, cond)
                 if resample_prompt is not None:
                     plan.cond = encode_prompt(self.pipe, resample_prompt)
                 if negative_prompt is not None:
                     plan.unconds = [encode_prompt(self.pipe, negative_prompt)] * plan.steps
                 branches = run_branches(self.pipe, inverted.x_T, plan, progress)
-            with _stage(timings, "decode"):
+            with timed(timings, "decode"):
                 rgb = from_model(self.decode(branches.original), photo.size)
                 output = finish(rgb, photo)
-        calls = _with_inversion(calls, inverted, cached)
+        calls = calls_with_inversion(calls, inverted, cached)
         psnr = peak_signal_noise_ratio(np.asarray(photo.rgb), np.asarray(rgb.convert("RGB")), data_range=255)
-        return _result(output, prompt, [], seed, steps, guidance, timings, calls, None, inversion=inversion, psnr=float(psnr))
+        return result_from(output, prompt, [], seed, steps, guidance, timings, calls, None, inversion=inversion, psnr=float(psnr))
 
     def presence(self, image, target: str, *, rivals: list[str] | None = None, config: PresenceConfig | None = None) -> Presence:
         """How likely `target` is in the photo, from the model itself: `.score` 0-1, `.present` above the threshold.
 
         The target is judged against its `rivals` (default: its nearest look-alikes in the model's vocabulary) cell by
-        cell; about 0.3x the UNet work of a plain 50-step image (presence/config.py)."""
+        cell; about 0.3x the UNet work of a plain 50-step image (unwant/presence/config.py)."""
         if not isinstance(target, str) or not target.strip():
             raise UnwantError("the presence check needs a target: a name such as 'glasses'")
         config = config or PresenceConfig()
@@ -308,32 +275,21 @@ class Editor:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _resolve_removal(self, target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options) -> "_Removal":
+    def _resolve_removal(self, target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options) -> RemovalRequest:
         """What a removal call's arguments come to, checked before any work (a missing target fails here)."""
-        targets = _as_list(target)
-        if not targets:
-            raise UnwantError("nothing to remove: pass --remove TARGET")
-        settings = preset_settings(preset)
-        check_steps(steps), check_guidance(guidance), check_fill(fill), check_text(prompt, "the prompt", empty=True)
-        prompt = prompt or default_prompt(targets)
-        config = (config or settings.suppression).with_(**options)
-        layout = locate_tokens(self.pipe.tokenizer, prompt, targets)
-        removal = _Removal(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
-                           config, mask or MaskConfig(), blend, fill, settings.null_text_iterations)
-        if removal.suppress:  # SDXL: the suppressed branch's pooled embedding, for the only removals that run that branch
-            removal = replace(removal, suppressed_pooled=suppressed_pooled(self.pipe, prompt, layout, config))
-        self._check_prompt(prompt)
-        self._warn_if_not_last(prompt, targets, config)
+        removal = resolve_removal(self.pipe, target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
+        self._check_prompt(removal.prompt)
+        self._warn_if_not_last(removal.prompt, removal.targets, removal.config)
         return removal
 
-    def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: "_Removal", timings: dict) -> tuple[Image.Image, np.ndarray]:
+    def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: RemovalRequest, timings: dict) -> tuple[Image.Image, np.ndarray]:
         """After the loop: the object's mask from its attention, the fill, and the blend at the photo's own size."""
-        with _stage(timings, "decode"):
+        with timed(timings, "decode"):
             edited = from_model(self.decode(branches.suppressed), photo.size) if removal.suppress else None
             rgb = np.asarray(photo.rgb)
             soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb)
         if removal.blend:
-            with _stage(timings, "fill"):
+            with timed(timings, "fill"):
                 if removal.fill == "model":
                     source = np.asarray(edited)
                 else:
@@ -343,9 +299,9 @@ class Editor:
                 edited = Image.fromarray(pixel_blend(rgb, source, soft))
         return finish(edited, photo, soft if removal.blend else None), soft
 
-    def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: "_Removal", seed, timings, calls, branches) -> EditResult:
+    def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: RemovalRequest, seed, timings, calls, branches) -> EditResult:
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
-        return _result(image, removal.prompt, removal.targets, seed, removal.steps, removal.guidance, timings, calls, branches,
+        return result_from(image, removal.prompt, removal.targets, seed, removal.steps, removal.guidance, timings, calls, branches,
                        mask=mask_image, inversion=removal.inversion)
 
     def remove(
@@ -381,7 +337,7 @@ class Editor:
                                                             timings, removal.null_text_iterations)
             branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
             image, soft = self._finish_removal(photo, branches, inverted, removal, timings)
-        calls = _with_inversion(calls, inverted, cached) + reused
+        calls = calls_with_inversion(calls, inverted, cached) + reused
         return self._removal_result(image, soft, removal, seed, timings, calls, branches)
 
     def remove_batch(self, images: list, target: str | list[str], *, batch_size: int = 4, prompt: str | None = None,
@@ -400,15 +356,15 @@ class Editor:
         timings = [{} for _ in photos]
         latents = []
         for photo, photo_timings in zip(photos, timings):
-            with _stage(photo_timings, "encode"):
+            with timed(photo_timings, "encode"):
                 latents.append(self.encode_photo(photo)[0])
         cond = encode_prompt(self.pipe, removal.prompt)
         results: list[EditResult | None] = [None] * len(photos)
-        for chunk in _chunks_of_one_size(latents, batch_size):
+        for chunk in chunks_of_one_size(latents, batch_size):
             shared: dict[str, float] = {}
             with UNetCallCounter(self.pipe.unet) as calls:
                 inverted = self._invert_side_by_side([latents[i] for i in chunk], cond, removal, progress, shared)
-                with _stage(shared, "suppress"):
+                with timed(shared, "suppress"):
                     branches = self._branches_side_by_side(inverted, cond, removal, progress)
             share = replace(calls, rows=calls.rows // len(chunk), backwards=calls.backwards // len(chunk))
             for i, photo_inverted, photo_branches in zip(chunk, inverted, branches):
@@ -418,10 +374,10 @@ class Editor:
                 results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches)
         return results
 
-    def _invert_side_by_side(self, latents: list[torch.Tensor], cond: torch.Tensor, removal: "_Removal", progress: bool,
+    def _invert_side_by_side(self, latents: list[torch.Tensor], cond: torch.Tensor, removal: RemovalRequest, progress: bool,
                              timings: dict) -> list:
         """Invert photos of one size: DDIM, direct and negative-prompt in one batch, null-text photo by photo."""
-        with _stage(timings, "invert"):
+        with timed(timings, "invert"):
             if removal.inversion == "null-text":
                 return [invert(self.pipe, z0, cond, method="null-text", steps=removal.steps, guidance=removal.guidance,
                                progress=progress, null_text_iterations=removal.null_text_iterations) for z0 in latents]
@@ -429,7 +385,7 @@ class Editor:
                               steps=removal.steps, guidance=removal.guidance, progress=progress)
             return together.split()
 
-    def _branches_side_by_side(self, inverted: list, cond: torch.Tensor, removal: "_Removal", progress: bool) -> list[BranchOutput]:
+    def _branches_side_by_side(self, inverted: list, cond: torch.Tensor, removal: RemovalRequest, progress: bool) -> list[BranchOutput]:
         """The loop for photos of one size in one batch, or photo by photo where it runs ITO."""
         plans = [removal.plan(photo_inverted, cond) for photo_inverted in inverted]
         swr_from, ito_until = removal.config.steps_window(removal.steps)
@@ -437,40 +393,3 @@ class Editor:
             return [run_branches(self.pipe, photo_inverted.x_T, plan, progress) for photo_inverted, plan in zip(inverted, plans)]
         x_T = torch.cat([photo_inverted.x_T for photo_inverted in inverted])
         return run_branches_batch(self.pipe, x_T, Plan.batched(plans), progress)
-
-
-@dataclass(frozen=True)
-class _Removal:
-    """What one removal call resolved from its arguments, the same for every photo it edits."""
-
-    targets: list[str]
-    prompt: str
-    layout: object  # suppression.tokens.TokenLayout of the targets in the prompt
-    inversion: str
-    steps: int
-    guidance: float
-    config: SuppressionConfig
-    mask: MaskConfig
-    blend: bool
-    fill: str
-    null_text_iterations: int
-    suppressed_pooled: torch.Tensor | None = None  # SDXL: the pooled embedding of the suppressed branch
-
-    @property
-    def suppress(self) -> bool:
-        """The suppressed branch's pixels are the output only without the blend or with fill="model"; otherwise the
-        loop runs for the targets' attention alone (the mask), at half the cost."""
-        return self.fill == "model" or not self.blend
-
-    def plan(self, inverted, cond: torch.Tensor) -> Plan:
-        loop_mask = self.mask.in_the_loop() if self.blend and self.suppress else None
-        return Plan.from_inversion(inverted, cond, layout=self.layout, config=self.config, mask=loop_mask, suppress=self.suppress,
-                                   suppressed_pooled=self.suppressed_pooled)
-
-
-def _chunks_of_one_size(latents: list[torch.Tensor], size: int) -> list[list[int]]:
-    """Indices of the photos, grouped by latent size (only those share a UNet batch), `size` at most per group."""
-    by_shape: dict[tuple, list[int]] = {}
-    for i, z in enumerate(latents):
-        by_shape.setdefault(tuple(z.shape), []).append(i)
-    return [group[k:k + size] for group in by_shape.values() for k in range(0, len(group), size)]

@@ -9,6 +9,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,8 +17,8 @@ from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusio
 from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
-from sd.conditioning import uses_pooled_embedding
-from sd.errors import UnwantError
+from unwant.sd.conditioning import uses_pooled_embedding
+from unwant.sd.errors import UnwantError
 from editor.memory import apply_memory_options
 
 log = logging.getLogger("unwant")
@@ -309,3 +310,28 @@ def _from_single_file(path: Path, torch_dtype: torch.dtype, extra: dict, config:
             f"and could not be downloaded ({error.__class__.__name__}); run once with network access, "
             "pass the base model's diffusers folder as config, or convert the file to a diffusers folder"
         ) from None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to load and how: what a folder edit needs to load the model itself (after its cheap checks, and
+    once per Ray actor). `ModelSpec("toyworld").load()` is `Editor.from_pretrained("toyworld")`."""
+
+    model: str = DEFAULT_MODEL  # hub id, diffusers folder, .safetensors file, or a shipped toy model's name
+    device: str | None = None  # None: the first of cuda, mps, cpu
+    dtype: str | None = None  # None: float16 on cuda, float32 elsewhere
+    config: str | None = None  # a single .safetensors file's base model (diffusers folder or hub id)
+    memory: tuple[str, ...] = ()  # memory savers (editor/memory.py)
+    allow_unsafe_pickle: bool = False  # .ckpt / .bin files can run code when loaded
+
+    def __post_init__(self):
+        object.__setattr__(self, "model", str(self.model))
+        object.__setattr__(self, "memory", tuple(self.memory))
+        resolve_device(self.device)  # a device that is not here is refused before any work
+
+    def load(self):
+        """The Editor of this model."""
+        from editor.editor import Editor
+
+        return Editor.from_pretrained(self.model, device=self.device, dtype=self.dtype, config=self.config, memory=self.memory,
+                                      allow_unsafe_pickle=self.allow_unsafe_pickle)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import torch
 
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 
 MEMORY_OPTIONS = ("attention-slicing", "vae-slicing", "vae-tiling", "offload")
 

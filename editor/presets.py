@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 from suppression.config import SuppressionConfig
 
 

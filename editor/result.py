@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
-from sd.calls import UNetCalls
+from unwant.sd.calls import UNetCalls
 
 
 @dataclass
@@ -30,3 +33,24 @@ class EditResult:
     def mask_fraction(self) -> float | None:
         """Share of the image inside the blend mask."""
         return None if self.mask is None else float(np.asarray(self.mask, dtype=np.float32).mean() / 255.0)
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the seconds a named stage takes."""
+    started = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - started
+
+
+def calls_with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
+    """The call counts of this edit, including those of a reused inversion."""
+    return replace(calls) if not cached else calls + inverted.unet_calls
+
+
+def result_from(image, prompt, targets, seed, steps, guidance, timings, calls, branches, **extra) -> EditResult:
+    """What every call returns; the targets' attention maps when something was suppressed."""
+    maps = {} if branches is None else {"attention": branches.target_maps.numpy()}
+    if branches is not None and branches.suppressed_maps is not None:
+        maps["suppressed_attention"] = branches.suppressed_maps.numpy()
+    return EditResult(image, prompt, targets, seed, steps, guidance, timings, calls, **maps, **extra)

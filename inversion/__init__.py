@@ -9,7 +9,7 @@ from inversion.ddim import invert_ddim
 from inversion.direct import invert_direct
 from inversion.negative_prompt import invert_negative_prompt
 from inversion.null_text import invert_null_text
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 
 METHODS = {
     "ddim": invert_ddim,

@@ -7,10 +7,10 @@ import time
 import torch
 
 from inversion.result import InversionResult
-from sd.calls import UNetCallCounter
-from sd.ddim import DDIM
-from sd.text import encode_prompt
-from sd.unet import model_output
+from unwant.sd.calls import UNetCallCounter
+from unwant.sd.ddim import DDIM
+from unwant.sd.text import encode_prompt
+from unwant.sd.unet import model_output
 
 
 @torch.no_grad()

@@ -10,10 +10,10 @@ from tqdm.auto import tqdm
 
 from inversion.ddim import ddim_pivots
 from inversion.result import InversionResult
-from sd.calls import UNetCallCounter
-from sd.ddim import DDIM
-from sd.text import encode_prompt
-from sd.unet import model_output
+from unwant.sd.calls import UNetCallCounter
+from unwant.sd.ddim import DDIM
+from unwant.sd.text import encode_prompt
+from unwant.sd.unet import model_output
 
 
 def loss_scale(unet: torch.nn.Module, latent: torch.Tensor) -> float:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from sd.calls import UNetCalls
+from unwant.sd.calls import UNetCalls
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from sd.errors import UnwantError, check_number
+from unwant.sd.errors import UnwantError, check_number
 
 # SWR's soft weight s * exp(-alpha * s): embeddings' singular values reach tens, so a negative alpha much below the
 # reference's -0.001 overflows, and above 10 every singular value is already zero

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from sd.conditioning import uses_pooled_embedding
-from sd.text import padded_ids
+from unwant.sd.conditioning import uses_pooled_embedding
+from unwant.sd.text import padded_ids
 from suppression.config import SuppressionConfig
 from suppression.swr import soft_weighted_regularization
 from suppression.tokens import TokenLayout

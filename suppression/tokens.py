@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sd.errors import UnwantError
-from sd.text import token_ids
+from unwant.sd.errors import UnwantError
+from unwant.sd.text import token_ids
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,12 @@ def test_quality_sections_produce_rows(tiny_pipe):
     assert {r.section for r in rows} == {"fidelity", "generation", "reconstruction", "removal", "clean", "order"}
     clean = [r.method for r in rows if r.section == "clean"]
     assert clean[0] == "fast, no caption" and "fast, caption" in clean and len(clean) == 2 + 2 * (len(clean_rows.ABLATIONS) + 1)
-    assert all(0.0 <= r.remnant <= 1.0 and 0.0 <= r.collateral <= 1.0 for r in rows if r.section == "clean")
     removal = [r.method for r in rows if r.section == "removal"]
     assert len(removal) == 3 + 4 + 3  # with blend, without, negative-prompt baseline; each of 3 presets, fast uncaptioned; position
     assert removal[3:] == ["preset quality", "preset fast", "preset reference", 'preset fast, no caption ("a {target}")',
                            "preset fast, target first in the caption",
                            "preset fast, target first, paper's SWR rows (target + [EOT] only)",
                            "preset fast, target last in the caption"]
-    for row in rows:
-        for value in (row.unwanted_absent, row.wanted_kept, row.exact, row.ssim):
-            assert value is None or 0.0 <= value <= 1.0
     table = quality.markdown(rows)
     assert table.count("\n") == len(rows) + 1
 
@@ -54,7 +50,7 @@ def test_ito_ablation_rows_and_table(tiny_pipe, tmp_path, capsys):
     assert all(r.seconds > 0 for r in rows if not isinstance(r, ito_ablation.PairedRow))
     attention = ito_ablation.attention_rows(editor, 1, 5)  # 5 steps: one ITO step, [1, 2)
     (row,) = attention
-    assert row.method == methods[1] and row.ito_steps == 1 and row.embedding_moved > 0 and 0 <= row.swr_share <= 1
+    assert row.method == methods[1] and row.ito_steps == 1 and row.embedding_moved > 0
     assert row.reference_loss_after < row.reference_loss_before  # ITO lowers the loss it is given
     rows += attention
     path = tmp_path / "rows.json"
@@ -125,7 +121,7 @@ def test_real_configs_read_their_maps_where_the_reference_does():
 
 def test_every_speed_removal_row_names_a_preset_and_a_fill():
     from benchmarks import speed
-    from editor.fill import FILLS
+    from editor.removal.fill import FILLS
     from editor.presets import PRESETS
 
     rows = [r for r in speed.ROWS if r.startswith("removal: preset")]

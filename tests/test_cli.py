@@ -103,7 +103,7 @@ def test_help_and_version_do_not_import_torch():
 
 
 def test_hard_coded_lists_match_the_library():
-    from editor.fill import FILLS
+    from editor.removal.fill import FILLS
     from editor.loading import DEFAULT_MODEL
     from editor.memory import MEMORY_OPTIONS
     from editor.presets import PRESETS
@@ -202,7 +202,7 @@ def test_mask_concat_and_report(edit, tmp_path):
     assert report["targets"] == [TARGET] and report["prompt"] == PROMPT
     assert report["model"] and report["device"] == "cpu" and report["dtype"] == "float32"
     assert report["seed"] is None and report["inversion"] == "direct" and report["steps"] == 3
-    assert 0.0 <= report["mask_fraction"] <= 1.0
+    assert report["mask_fraction"] == pytest.approx(np.asarray(Image.open(mask), float).mean() / 255, abs=1e-6)  # the mask written
     assert set(report["seconds"]) >= {"encode", "invert", "decode"}
     assert all(isinstance(v, float) and v >= 0 for v in report["seconds"].values())
 
@@ -540,7 +540,7 @@ def test_bad_arguments_are_one_line_before_the_model_loads(tmp_path, args, messa
 
 def test_zero_steps_are_refused_by_the_api_too(tiny_model):
     from editor import Editor
-    from sd.errors import UnwantError
+    from unwant.sd.errors import UnwantError
 
     editor = Editor.from_pretrained(str(tiny_model), device="cpu")
     with pytest.raises(UnwantError, match="from 1 to 1000, not 0"):
@@ -550,12 +550,10 @@ def test_zero_steps_are_refused_by_the_api_too(tiny_model):
 
 
 def test_an_unexpected_failure_is_one_line_unless_debug(edit, tmp_path, monkeypatch):
-    import cli.commands
-
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(cli.commands, "_single", broken)
+    monkeypatch.setattr("editor.files.edit_file", broken)
     photo = make_photo(tmp_path / "p.png")
     result = edit(*removal(photo))
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -585,7 +583,7 @@ def test_a_rerun_removes_what_killed_writes_left(edit, tmp_path):
 
 
 def test_a_second_batch_on_the_same_folder_is_refused_before_loading(tmp_path):
-    from editor.batch import output_folder_lock
+    from editor.dataset.batch import output_folder_lock
 
     src, out = tmp_path / "in", tmp_path / "out"
     make_photo(src / "p0.png")
@@ -637,13 +635,11 @@ def test_metadata_is_kept_unless_stripped(edit, tmp_path):
 
 
 def test_a_finished_batch_says_so_without_loading_the_model(edit, tmp_path, monkeypatch):
-    import cli.commands
-
     src, out = tmp_path / "in", tmp_path / "out"
     make_photo(src / "p0.png"), make_photo(src / "sub" / "p1.jpg")
     assert edit(*batch(src, "-o", out)).exit_code == 0
     # the same command again, and nothing may load the model
-    monkeypatch.setattr(cli.commands, "_load", lambda options: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("editor.loading.ModelSpec.load", lambda self: pytest.fail("the model was loaded"))
     again = edit(*batch(src, "-o", out))
     assert again.exit_code == 0, again.output
     assert f"nothing to do: all 2 photos are already done in {out} (--overwrite redoes them)" in again.stderr

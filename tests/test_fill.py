@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from editor.fill import fill_from_surroundings
-from editor.repaint import latent_hole, repaint
+from editor.removal.fill import fill_from_surroundings
+from editor.removal.repaint import latent_hole, repaint
 from test_masks import square_on_gradient
 
 
@@ -17,12 +17,15 @@ def test_fill_from_surroundings_paints_the_gradient_back_and_touches_nothing_els
     hole[47:93, 47:93] = 1.0
     filled = fill_from_surroundings(image, hole)
     assert np.array_equal(filled[hole == 0], image[hole == 0])
-    # Telea's fill is smooth, not linear: the gradient comes back within 17 levels (measured; 4.0 on average), no red
+    # Telea's fill is smooth, not linear: the gradient comes back within 17 levels at worst and 4.0 on average (OpenCV
+    # 4.x, measured); the bounds leave room for another OpenCV's rounding, and stay far below the red square's distance
+    # from the background (over 150 levels), so a fill that kept any of the square fails
     error = np.abs(filled[square].astype(int) - background[square])
-    assert error.max() == 17 and round(float(error.mean()), 1) == 4.0
+    assert error.max() <= 20 and error.mean() <= 5
     big = np.kron(image, np.ones((20, 20, 1), np.uint8))  # 3200 x 3200: filled at work size, the same way
     big_filled = fill_from_surroundings(big, np.kron(hole, np.ones((20, 20), np.float32)))
-    assert np.abs(big_filled[1400, 1400].astype(int) - background[70, 70]).max() == 26  # the centre of a 920 px hole
+    # the centre of a 920 px hole, the farthest from any known pixel: 26 levels off (measured), the same bound's room
+    assert np.abs(big_filled[1400, 1400].astype(int) - background[70, 70]).max() <= 30
 
 
 def test_latent_hole_covers_every_cell_the_mask_touches():
@@ -34,8 +37,8 @@ def test_latent_hole_covers_every_cell_the_mask_touches():
 
 def repaint_setup(tiny_pipe, steps: int = 6):
     from inversion import invert
-    from sd.calls import UNetCallCounter
-    from sd.text import encode_prompt
+    from unwant.sd.calls import UNetCallCounter
+    from unwant.sd.text import encode_prompt
 
     generator = torch.Generator().manual_seed(0)
     z0 = torch.randn(1, 4, 16, 16, generator=generator)

@@ -4,15 +4,15 @@ import pytest
 import torch
 from tiny_models import tiny_pipeline
 
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 from inversion import METHODS, invert
-from editor.sampler import resample
+from editor.removal.sampler import resample
 from inversion.direct import direct_offset
 from inversion.null_text import invert_null_text
-from sd.ddim import DDIM
-from sd.text import encode_prompt
-from sd.unet import guided_noise
-from sd.vae import decode_latents, encode_image
+from unwant.sd.ddim import DDIM
+from unwant.sd.text import encode_prompt
+from unwant.sd.unet import guided_noise
+from unwant.sd.vae import decode_latents, encode_image
 
 T = 3  # sampling steps for the fast tests
 
@@ -99,7 +99,7 @@ def test_unet_calls_null_text(tiny_pipe, inputs):
 
 
 def test_guided_noise_batches(tiny_pipe, inputs):
-    from sd.calls import UNetCallCounter
+    from unwant.sd.calls import UNetCallCounter
 
     z0, c = inputs
     u = encode_prompt(tiny_pipe, "")

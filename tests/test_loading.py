@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 from tiny_models import tiny_pipeline
 
 from editor.loading import ModelLoadError, load_pipeline, resolve_device, resolve_dtype
-from sd.text import encode_prompt
+from unwant.sd.text import encode_prompt
 
 
 

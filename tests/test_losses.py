@@ -3,7 +3,7 @@ here, the other forms' signs, and the step-size schedule and window."""
 
 import pytest
 
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 import torch
 import torch.nn.functional as F
 

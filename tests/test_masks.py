@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from editor.masks import (MaskConfig, attention_region, binary_mask, feathered_mask, latent_mask, object_attention, pixel_blend,
+from editor.removal.masks import (MaskConfig, attention_region, binary_mask, feathered_mask, latent_mask, object_attention, pixel_blend,
                           snapped_mask, work_size)
 
 

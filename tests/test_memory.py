@@ -5,7 +5,7 @@ import pytest
 from diffusers.models.attention_processor import SlicedAttnProcessor
 
 from editor import Editor
-from sd.errors import UnwantError
+from unwant.sd.errors import UnwantError
 from editor.memory import apply_memory_options
 from tiny_models import tiny_pipeline
 

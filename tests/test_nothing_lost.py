@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from PIL import Image
 
 import cli
-import cli.commands
 
 PROMPT = "a red circle and a blue square"
 FAST = ("--steps", "3", "--quiet", "--edit-all", "--no-verify")
@@ -36,7 +35,7 @@ def edit(tiny_model):
 @pytest.fixture
 def no_model(monkeypatch):
     """Whatever runs now must be refused before the model loads."""
-    monkeypatch.setattr(cli.commands, "_load", lambda options: pytest.fail("the model was loaded"))
+    monkeypatch.setattr("editor.loading.ModelSpec.load", lambda self: pytest.fail("the model was loaded"))
 
 
 def photo(path: Path, exif: bool = False) -> Path:
@@ -108,9 +107,9 @@ def test_report_written_with_overwrite_replaces_only_the_report(edit, tmp_path):
 def test_strip_metadata_strips_the_copies_of_photos_without_the_target(edit, tmp_path, monkeypatch):
     src, out = tmp_path / "in", tmp_path / "out"
     photo(src / "a.jpg", exif=True)
-    from editor.sanitize import Outcome
+    from editor.dataset.sanitize import Outcome
 
-    monkeypatch.setattr(cli.commands, "process_photos", lambda editor, options, sources: [Outcome("absent", None) for _ in sources])
+    monkeypatch.setattr("editor.dataset.folder.edit_photos", lambda editor, settings, sources: [Outcome("absent", None) for _ in sources])
     result = edit(src, "-o", out, "--remove", "red square", "--strip-metadata", "--steps", "2", "--quiet")
     assert result.exit_code == 0, result.output
     copy = Image.open(out / "a.jpg")
@@ -124,7 +123,7 @@ def test_a_rerun_with_another_target_is_refused_not_called_done(edit, tmp_path):
     photo(src / "a.png")
     assert edit(src, "-o", out, "--remove", "red square", *FAST).exit_code == 0
     again = edit(src, "-o", out, "--remove", "blue square", *FAST)
-    assert again.exit_code == 2 and "were made with targets ['red square'] (now ['blue square'])" in again.stderr
+    assert again.exit_code == 2 and "were made with remove ['red square'] (now ['blue square'])" in again.stderr
     assert "nothing to do" not in again.stderr
     redo = edit(src, "-o", out, "--remove", "blue square", *FAST, "--overwrite")
     assert redo.exit_code == 0 and lines(out / "report.jsonl")[-1]["settings"]["targets"] == ["blue square"]
@@ -201,12 +200,12 @@ def test_a_negative_prompt_is_refused_for_a_removal_and_used_by_reconstruct(edit
     lambda e, p: e.remove(p, "red square", seed=-1), lambda e, p: e.remove(p, "red square", seed="abc"),
     lambda e, p: e.remove(p, 123), lambda e, p: e.remove(p, "red square", prompt=123), lambda e, p: e.generate(None),
     lambda e, p: e.generate("a red square", negative_prompt=5), lambda e, p: e.remove(p, ""),
-    lambda e, p: e.remove(p, "red square", mask=__import__("editor.masks").masks.MaskConfig(threshold=float("nan"))),
+    lambda e, p: e.remove(p, "red square", mask=__import__("editor.removal.masks").removal.masks.MaskConfig(threshold=float("nan"))),
     lambda e, p: e.remove(p, "red square", alpha=float("nan")), lambda e, p: e.remove(p, "red square", guidance=1e30),
 ])
 def test_the_api_refuses_bad_arguments_with_its_own_one_line_error(tiny_pipe, call):
     from editor import Editor
-    from sd.errors import UnwantError
+    from unwant.sd.errors import UnwantError
 
     with pytest.raises(UnwantError) as error:
         call(Editor(tiny_pipe, "tiny"), np.full((40, 48, 3), 128, np.uint8))
@@ -260,7 +259,7 @@ def dead_pid() -> int:
 
 
 def test_a_killed_writes_temporary_goes_at_once_and_a_live_ones_stays(tmp_path):
-    from editor.writing import remove_stale_temporaries
+    from editor.photos.writing import remove_stale_temporaries
 
     dead, live = tmp_path / f".a.png.{dead_pid()}_abc123.tmp", tmp_path / f".b.png.{os.getpid()}_abc123.tmp"
     other = tmp_path / ".notes.tmp"
@@ -288,7 +287,7 @@ def test_a_nothing_to_do_rerun_and_a_single_edit_clean_what_killed_runs_left(edi
 def test_a_killed_servers_uploads_are_removed_by_the_next_start(tmp_path, monkeypatch):
     import tempfile
 
-    from web import server
+    from unwant.web import server
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     killed, running = tmp_path / f"unwant-serve-{dead_pid()}-abc", tmp_path / f"unwant-serve-{os.getpid()}-abc"
@@ -300,8 +299,8 @@ def test_a_killed_servers_uploads_are_removed_by_the_next_start(tmp_path, monkey
 
 def test_the_page_says_how_to_raise_its_own_megapixel_limit(tiny_pipe, tmp_path):
     from editor import Editor
-    from sd.errors import UnwantError
-    from web.handlers import remove_in_page
+    from unwant.sd.errors import UnwantError
+    from unwant.web.handlers import remove_in_page
 
     upload = photo(tmp_path / "big.png")  # 48 x 40 = 0.00192 megapixels
     with pytest.raises(UnwantError, match=r"big.png: .* start it with unwant serve --max-megapixels 1$"):
@@ -311,8 +310,8 @@ def test_the_page_says_how_to_raise_its_own_megapixel_limit(tiny_pipe, tmp_path)
 def test_a_report_that_cannot_be_written_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch):
     import errno
 
-    from editor.report import append_jsonl, write_json
-    from sd.errors import UnwantError
+    from editor.dataset.report import append_jsonl, write_json
+    from unwant.sd.errors import UnwantError
 
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

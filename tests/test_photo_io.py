@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from sd.errors import UnwantError
-from editor.photo_io import (
+from unwant.sd.errors import UnwantError
+from editor.photos.photo_io import (
     PhotoError,
     find_images,
     finish,
@@ -22,7 +22,7 @@ from editor.photo_io import (
     read_photo,
     to_model,
 )
-from editor.writing import write_image
+from editor.photos.writing import write_image
 
 
 def gradient(size=(40, 24), mode="RGB") -> Image.Image:

@@ -27,7 +27,7 @@ def expected_sampling(steps: int, config: SuppressionConfig) -> tuple[int, int, 
 
 def repaint_steps(steps: int) -> int:
     """The repaint's share of the steps: it starts REPAINT_STRENGTH of the way down."""
-    from editor.repaint import REPAINT_STRENGTH
+    from editor.removal.repaint import REPAINT_STRENGTH
 
     return steps - int(round((1 - REPAINT_STRENGTH) * steps))
 
@@ -81,9 +81,9 @@ def test_the_suppressed_branch_runs_when_its_pixels_are_the_output(editor, name,
 def test_the_original_branch_and_its_maps_do_not_depend_on_the_suppressed_branch(editor):
     """What the default fill reads (the original branch's latents and target maps) is the same whether the suppressed
     branch runs or not: skipping it changes nothing but the cost."""
-    from editor.sampler import Plan, run_branches
+    from editor.removal.sampler import Plan, run_branches
     from inversion import invert
-    from sd.text import encode_prompt
+    from unwant.sd.text import encode_prompt
     from suppression.tokens import locate_tokens
 
     prompt = "a red circle and a blue square"

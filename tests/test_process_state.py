@@ -12,9 +12,9 @@ from PIL import Image, ImageFile
 from transformers.utils import logging as transformers_logging
 
 from editor.loading import load_pipeline
-from editor.photo_io import read_photo
-from editor.writing import write_image
-from sd.scoped import environment, signal_handler
+from editor.photos.photo_io import read_photo
+from editor.photos.writing import write_image
+from unwant.sd.scoped import environment, signal_handler
 
 
 def test_loading_a_model_keeps_the_callers_warnings_and_progress_bars(tiny_pipe, tmp_path):

@@ -66,8 +66,9 @@ def dataset(tmp_path_factory) -> Path:
 
 def test_a_ray_batch_equals_the_local_batch_through_an_actor_death(dataset, tmp_path):
     import cli
-    from cli.commands import _batch_settings, make_processor
-    from editor.ray_batch import run_ray_batch
+    from editor.dataset.folder import load_and_bind
+    from editor.dataset.ray_batch import run_ray_batch
+    from editor.loading import ModelSpec
 
     local, on_ray = tmp_path / "local", tmp_path / "ray"
     result = CliRunner().invoke(cli.main, [str(dataset), "-o", str(local), *ARGS])
@@ -77,10 +78,11 @@ def test_a_ray_batch_equals_the_local_batch_through_an_actor_death(dataset, tmp_
     options = cli.main.make_context("edit", [str(dataset), "-o", str(on_ray), *ARGS, *ON_RAY]).params
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
     marker = tmp_path / "died"
-    processor = functools.partial(dying_once, functools.partial(make_processor, options), str(marker), "scene-04.png")
+    settings, spec = cli._settings(options, folder=True), ModelSpec(options["model"])
+    processor = functools.partial(dying_once, functools.partial(load_and_bind, spec, settings), str(marker), "scene-04.png")
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
-        summary = run_ray_batch([dataset], on_ray, processor, actors=2, batch_size=2, quiet=True, settings=_batch_settings(options))
+        summary = run_ray_batch([dataset], on_ray, processor, actors=2, batch_size=2, quiet=True, settings=settings.recorded(spec))
     finally:
         ray.shutdown()
     assert marker.exists()  # an actor did die, and its photo was done again by the restarted one

@@ -12,10 +12,10 @@ from diffusers import UNet2DConditionModel
 from benchmarks.real_configs import build_pipeline, load_config
 from editor import Editor
 from editor.loading import load_pipeline
-from editor.sampler import Plan, run_branches, swr_embedding
-from sd.conditioning import pooled_of, token_rows, uses_pooled_embedding
-from sd.ddim import DDIM
-from sd.text import encode_prompt, encoder_columns
+from editor.removal.sampler import Plan, run_branches, swr_embedding
+from unwant.sd.conditioning import pooled_of, token_rows, uses_pooled_embedding
+from unwant.sd.ddim import DDIM
+from unwant.sd.text import encode_prompt, encoder_columns
 from suppression.attention import default_attention_factor, recorded_layers
 from suppression.config import SuppressionConfig
 from suppression.pooled import suppressed_pooled

@@ -14,10 +14,10 @@ from skimage.metrics import peak_signal_noise_ratio
 import cli
 from benchmarks.real_configs import MODELS, build_pipeline, scheduler_of
 from editor import Editor
-from editor.masks import MaskConfig
-from editor.photo_io import finish, from_model, photo_from_any
-from sd.calls import UNetCallCounter
-from sd.ddim import DDIM
+from editor.removal.masks import MaskConfig
+from editor.photos.photo_io import finish, from_model, photo_from_any
+from unwant.sd.calls import UNetCallCounter
+from unwant.sd.ddim import DDIM
 
 PROMPT, TARGET = "a red circle and a blue square", "blue square"
 STEPS = 4
@@ -101,24 +101,43 @@ def test_remove_keeps_everything_outside_the_mask(name, preset):
     assert np.array_equal(np.asarray(result.image)[outside], np.asarray(image)[outside])
 
 
+def test_direct_inversion_is_the_vae_round_trip_by_construction():
+    """The one test of this invariant: each step snaps the latent onto the inversion's pivot, so the resampled photo is
+    the VAE's round trip whatever the model (elsewhere, tests assert what a scheduler or a model changes)."""
+    editor = editor_for("sd15")
+    result = editor.reconstruct(photo(), prompt=PROMPT, inversion="direct", steps=STEPS, progress=False)
+    assert result.psnr == pytest.approx(vae_round_trip_psnr(editor, photo()), abs=0.01)
+
+
 @pytest.mark.parametrize("name", MODELS)
-def test_direct_reconstruction_is_the_vae_round_trip(name):
-    editor = editor_for(name)
-    image = photo()
-    result = editor.reconstruct(image, prompt=PROMPT, inversion="direct", steps=STEPS, progress=False)
-    assert result.psnr == pytest.approx(vae_round_trip_psnr(editor, image), abs=0.01)
+def test_direct_inversion_costs_one_forward_a_step_each_way(name):
+    result = editor_for(name).reconstruct(photo(), prompt=PROMPT, inversion="direct", steps=STEPS, progress=False)
     # exactly STEPS forwards to invert (conditional only) and STEPS guided forwards to resample
     assert (result.unet_calls.forwards, result.unet_calls.rows) == (2 * STEPS, 3 * STEPS)
 
 
+# PSNR (dB) of each inversion on `photo()`, 4 steps, measured. The tiny models have random weights, so these say nothing of
+# quality (their VAE's own round trip is 12.9 dB; SDXL's 12.4): they pin each inversion's arithmetic under each shipped
+# scheduler. Checkpoints whose schedulers come to the same DDIM agree (SD 1.5 and DPM++; Euler ancestral and UniPC),
+# the others differ. 0.05 dB: float32 sums in another order move a value by thousandths; a changed step, by tenths.
+MEASURED_INVERSIONS = {
+    "sd15": {"null-text": 12.411, "negative-prompt": 12.371, "ddim": 12.384},
+    "sd21-base": {"null-text": 12.631, "negative-prompt": 12.796, "ddim": 12.526},
+    "sd21": {"null-text": 12.813, "negative-prompt": 13.119, "ddim": 12.576},
+    "finetune-dpmpp-2m-karras": {"null-text": 12.411, "negative-prompt": 12.371, "ddim": 12.384},
+    "finetune-euler-ancestral": {"null-text": 12.494, "negative-prompt": 12.641, "ddim": 12.59},
+    "finetune-unipc": {"null-text": 12.494, "negative-prompt": 12.641, "ddim": 12.59},
+    "sdxl": {"null-text": 12.636, "negative-prompt": 12.707, "ddim": 12.404},
+}
+
+
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("inversion", ["null-text", "negative-prompt", "ddim"])
-def test_every_inversion_reconstructs(name, inversion):
-    editor = editor_for(name)
+def test_every_inversion_reconstructs_as_measured(name, inversion):
     image = photo()
-    result = editor.reconstruct(image, prompt=PROMPT, inversion=inversion, steps=STEPS, progress=False)
-    assert result.image.size == image.size and np.isfinite(result.psnr)
-    assert len(result.timings) and result.unet_calls.forwards >= 2 * STEPS
+    result = editor_for(name).reconstruct(image, prompt=PROMPT, inversion=inversion, steps=STEPS, progress=False)
+    assert result.image.size == image.size and result.unet_calls.forwards >= 2 * STEPS
+    assert result.psnr == pytest.approx(MEASURED_INVERSIONS[name][inversion], abs=0.05)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -177,7 +196,7 @@ def test_dataset_steps_run_on_every_shipped_configuration(name):
     photos side by side, on a photo larger than the model's size and one of another size."""
     editor = editor_for(name)
     check = editor.presence(photo(), TARGET)
-    assert 0.0 <= check.score <= 1.0 and len(check.rivals) == 6 and check.unet_calls.rows == 4 * 7
+    assert len(check.rivals) == 6 and check.unet_calls.rows == 4 * 7
     photos = [photo(), photo((160, 128)), photo((96, 64))]
     together = editor.remove_batch(photos, TARGET, prompt=PROMPT, steps=STEPS, batch_size=2, progress=False)
     alone = [editor.remove(p, TARGET, prompt=PROMPT, steps=STEPS, progress=False) for p in photos]

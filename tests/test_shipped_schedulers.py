@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.real_configs import MODELS, load_config, scheduler_of
-from sd.ddim import DDIM
+from unwant.sd.ddim import DDIM
 from conftest import SCENES, TOYWORLD_MODEL
 from editor import Editor
 from test_shipped_models import vae_round_trip_psnr
@@ -65,29 +65,22 @@ def test_the_shipped_schedulers_come_to_three_samplers():
     assert _sampler_settings("finetune-unipc") == _sampler_settings("finetune-euler-ancestral")
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_direct_inversion_reaches_the_vae_ceiling_under_every_shipped_scheduler(name, scene):
-    image, caption = scene
-    editor = toy_editor(name)
-    ceiling = vae_round_trip_psnr(editor, image)
-    assert ceiling == pytest.approx(26.59, abs=0.01)
-    direct = editor.reconstruct(image, prompt=caption, inversion="direct", steps=STEPS, progress=False)
-    assert direct.psnr == pytest.approx(ceiling, abs=0.01)
-
-
 @pytest.mark.parametrize("name", DISTINCT)
 def test_null_text_reaches_the_vae_ceiling_under_every_shipped_sampler(name, scene):
     image, caption = scene
     editor = toy_editor(name)
     ceiling = vae_round_trip_psnr(editor, image)
+    assert ceiling == pytest.approx(26.59, abs=0.01)  # the toy model's VAE on this scene, whatever the scheduler
     null_text = editor.reconstruct(image, prompt=caption, inversion="null-text", steps=STEPS, progress=False)
+    ddim = editor.reconstruct(image, prompt=caption, inversion="ddim", steps=STEPS, progress=False)
     # measured: 0.024 dB below the ceiling with leading spacing (SD 1.5, SD 2.1 in v, DPM++, SDXL's Euler), 0.016 dB
-    # with trailing (UniPC; Euler ancestral's linspace runs as trailing)
-    assert null_text.psnr == pytest.approx(ceiling, abs=0.1)
-    assert ceiling - null_text.psnr == pytest.approx(0.024 if DDIM_SPACING[name] == "leading" else 0.016, abs=0.004)
+    # with trailing (UniPC; Euler ancestral's linspace runs as trailing). Below 0.05 dB is what "reaches" means here
+    # (a person sees about 0.5); plain DDIM inversion at the same guidance drifts by decibels, so the null-text
+    # optimisation under this sampler is what closes the gap
+    assert 0 < ceiling - null_text.psnr < 0.05
+    assert ceiling - ddim.psnr > 1.0
 
 
-DDIM_SPACING = {name: "trailing" if name in ("finetune-euler-ancestral", "finetune-unipc") else "leading" for name in MODELS}
 
 
 def test_the_v_model_is_the_epsilon_model(scene):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from editor.faithful import ORIENTATION
-from editor.stripping import stripped_bytes
-from editor.writing import copy_file
+from editor.photos.faithful import ORIENTATION
+from editor.photos.stripping import stripped_bytes
+from editor.photos.writing import copy_file
 
 GPS_IFD = 0x8825
 

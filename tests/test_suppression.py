@@ -7,9 +7,9 @@ from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import AttnProcessor
 
 from editor.editor import Editor
-from sd.errors import UnwantError
-from sd.text import encode_prompt
-from sd.unet import model_output
+from unwant.sd.errors import UnwantError
+from unwant.sd.text import encode_prompt
+from unwant.sd.unet import model_output
 from suppression.attention import (
     AttentionStore,
     RecordingAttnProcessor,

@@ -15,7 +15,7 @@ from PIL import Image
 from benchmarks.toyworld.sets import object_pairs, removal_scenes
 from conftest import TOYWORLD_MODEL
 from benchmarks.toyworld.detector import detect
-from benchmarks.toyworld.world import render, sample_scene
+from benchmarks.toyworld.world import object_mask, render, sample_scene
 
 pytestmark = pytest.mark.skipif(not (TOYWORLD_MODEL / "model_index.json").exists(), reason="toy-world model not trained")
 
@@ -66,16 +66,16 @@ def test_suppression_removes_the_unwanted_object_in_generation(toy):
     assert (plain, suppressed, kept) == (8, 1, 8)
 
 
-def test_inversions_reconstruct_and_ddim_is_clearly_worse(toy):
+def test_inversions_reconstruct_as_measured_and_ddim_is_clearly_worse(toy):
     from test_shipped_models import vae_round_trip_psnr
 
     scenes = removal_scenes(3, seed=11)
     ceiling = [vae_round_trip_psnr(toy, Image.fromarray(render(s))) for s in scenes]
     psnr = {m: [toy.reconstruct(render(s), prompt=s.caption, inversion=m, steps=STEPS, progress=False).psnr for s in scenes]
-            for m in ("direct", "negative-prompt", "ddim")}
-    # measured (30 steps): VAE 27.84 / 25.31 / 24.51 dB; direct the same; negative-prompt 24.56 / 24.04 / 24.25;
-    # plain DDIM at guidance 7.5 drifts: 19.83 / 20.95 / 15.22
-    assert psnr["direct"] == pytest.approx(ceiling, abs=0.01)
+            for m in ("negative-prompt", "ddim")}
+    # measured (30 steps): VAE 27.84 / 25.31 / 24.51 dB; negative-prompt 24.56 / 24.04 / 24.25; plain DDIM at guidance
+    # 7.5 drifts: 19.83 / 20.95 / 15.22. Direct inversion equals the VAE by construction (tests/test_shipped_models.py).
+    # 0.05 dB: float32 sums in another order move a value by a few thousandths; a changed inversion moves it by tenths
     assert ceiling == pytest.approx([27.84, 25.31, 24.51], abs=0.01)
     assert psnr["negative-prompt"] == pytest.approx([24.56, 24.04, 24.25], abs=0.05)
     assert psnr["ddim"] == pytest.approx([19.83, 20.95, 15.22], abs=0.05)
@@ -86,7 +86,9 @@ def test_remove_through_the_api_returns_a_full_result(toy):
     image = Image.fromarray(render(scene)).convert("RGBA")
     result = toy.remove(image, scene.objects[0].name, prompt=scene.caption, preset="fast", progress=False)
     assert result.image.size == image.size and result.image.mode == "RGBA"
-    assert result.mask.size == image.size and 0.0 <= result.mask_fraction <= 1.0
+    # the mask covers the object (and its feathered edge), not the picture: between its area and four times it
+    area = float(object_mask(scene.objects[0]).mean())
+    assert result.mask.size == image.size and area < result.mask_fraction < 4 * area
     assert result.attention.shape == (8, 8) and result.inversion == "direct"
     assert set(result.timings) == {"encode", "invert", "suppress", "decode", "fill"}
 

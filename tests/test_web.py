@@ -40,7 +40,7 @@ def client(server, tmp_path):
 
 def test_the_page_gives_the_bytes_the_api_gives(client, toy_pipe, tmp_path):
     from editor import Editor
-    from editor.writing import write_image
+    from editor.photos.writing import write_image
 
     shown, mask, result, attention, download = client.predict(*removal(), api_name="/remove")
     expected = Editor(toy_pipe, "toyworld").remove(SCENE, TARGET, prompt=CAPTION, preset=PRESET, steps=STEPS, progress=False)

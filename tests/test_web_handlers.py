@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from sd.errors import UnwantError
-from web.handlers import MAX_PAGE_STEPS, RESULTS_KEPT_FOR, _page_steps, _work_folder
+from unwant.sd.errors import UnwantError
+from unwant.web.handlers import MAX_PAGE_STEPS, RESULTS_KEPT_FOR, _page_steps, _work_folder
 
 
 def test_the_page_caps_steps_at_what_a_person_waits_for():
@@ -30,7 +30,7 @@ def test_each_request_removes_results_older_than_an_hour(tmp_path):
 def test_the_api_has_the_pages_defaults_and_hides_an_unexpected_errors_detail(tmp_path, caplog):
     import gradio as gr
 
-    from web.page import _in_page, build_page
+    from unwant.web.page import _in_page, build_page
 
     page = build_page(None, "tiny", tmp_path)
     parameters = {e: {p["parameter_name"]: p for p in page.get_api_info()["named_endpoints"][e]["parameters"]} for e in ("/remove", "/generate")}

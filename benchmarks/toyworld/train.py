@@ -27,7 +27,7 @@ from benchmarks.toyworld.architecture import BPE_DIR, EOT_ID, make_sample_schedu
 from suppression.attention import recording_attention
 from benchmarks.toyworld.grounding import CrossAttentionMaps, grounded_layers, token_grounding_loss
 from benchmarks.toyworld.worlds import WORLDS, World
-from presence.rivals import VOCABULARY_FILE
+from unwant.presence.rivals import VOCABULARY_FILE
 
 
 @dataclass
@@ -231,7 +231,7 @@ def export(world: World, vae, text_encoder, unet, out: Path, card: dict) -> None
     (staging / "tokenizer" / "tokenizer.json").unlink()
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(BPE_DIR / name, staging / "tokenizer" / name)
-    # the presence check's rivals: every object this world has (presence/rivals.py reads it)
+    # the presence check's rivals: every object this world has (unwant/presence/rivals.py reads it)
     (staging / VOCABULARY_FILE).write_text("\n".join(world.vocabulary) + "\n")
     lines = [f"- {key}: {value}" for key, value in card.items()]
     command = "python -m benchmarks.toyworld.train" + ("" if world.name == "toyworld" else f" --world {world.name}")

@@ -16,7 +16,7 @@ class World:
     sample_scene: Callable[[np.random.Generator], Any]  # a scene with .caption
     render: Callable[[Any], np.ndarray]  # uint8 64 x 64 x 3
     grounding_targets: Callable[[list], tuple[torch.Tensor, torch.Tensor]]  # token positions (N, K, W), masks (N, K, 16, 16)
-    vocabulary: tuple[str, ...]  # every object name: the presence check's rivals (presence/rivals.py)
+    vocabulary: tuple[str, ...]  # every object name: the presence check's rivals (unwant/presence/rivals.py)
     defaults: dict = field(default_factory=dict)  # TrainConfig values this world changes
 
 

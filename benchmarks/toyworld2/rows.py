@@ -14,8 +14,8 @@ from benchmarks.toyworld2.roundtrip import psnr
 from benchmarks.toyworld2.sets import SHAPE_NAMES, held_out_scenes
 from benchmarks.toyworld2.world import render
 from editor import Editor
-from editor.fill import FILLS
-from editor.photo_io import from_model, photo_from_any
+from editor.removal.fill import FILLS
+from editor.photos.photo_io import from_model, photo_from_any
 
 BASELINE = "negative prompt"  # DDIM inversion resampled with the caption without the target, "a <target>" as negative
 METHODS = (*FILLS, BASELINE)

@@ -1,5 +1,0 @@
-"""`python -m cli ...`: the `edit` / `unwant` command from a checkout."""
-
-from cli import entry
-
-entry()

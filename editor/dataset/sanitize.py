@@ -1,0 +1,62 @@
+"""One photo of a dataset: look for the targets first, remove only those there, then look again.
+
+The statuses a report line can carry: "ok" (edited, the targets no longer found), "check" (edited, a target still seems
+present: a person should look), "absent" (no target found: not edited, copied as is), plus the batch's own "skipped"
+and "error"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from editor.photos.photo_io import Photo
+from editor.result import EditResult
+from unwant.presence import Presence, PresenceConfig
+
+
+@dataclass
+class Outcome:
+    status: str  # "ok", "check" or "absent"
+    result: EditResult | None  # None: the photo was not edited
+    presence: dict[str, float] = field(default_factory=dict)  # target -> score before editing (empty: not checked)
+    residual: dict[str, float] = field(default_factory=dict)  # target -> score on the edited photo (empty: not checked)
+    threshold: float | None = None  # above it a score means "present"
+    seconds: float = 0.0  # of both checks together
+
+
+def _scores(checks: dict[str, Presence]) -> dict[str, float]:
+    return {target: round(check.score, 4) for target, check in checks.items()}
+
+
+def sanitize(
+    editor,
+    photos: list[Photo],
+    targets: list[str],
+    edit: Callable[[list[Photo], list[str]], list[EditResult]],
+    *,
+    check_first: bool = True,
+    verify: bool = True,
+    config: PresenceConfig | None = None,
+) -> list[Outcome]:
+    """Check each target's presence in each photo (unless `check_first` is off), `edit` the photos for the targets found
+    (photos that hold the same ones in one call, so they can share the model's batches), then check each edited photo
+    for them again (unless `verify` is off)."""
+    config = config or PresenceConfig()
+    before = [{t: editor.presence(photo, t, config=config) for t in targets} if check_first else {} for photo in photos]
+    found = [tuple(t for t in targets if checks[t].present) if check_first else tuple(targets) for checks in before]
+    results: dict[int, EditResult] = {}
+    for wanted in dict.fromkeys(found):
+        if wanted:
+            same = [i for i, f in enumerate(found) if f == wanted]
+            results |= dict(zip(same, edit([photos[i] for i in same], list(wanted))))
+    outcomes = []
+    for i, checks in enumerate(before):
+        seconds = sum(check.seconds for check in checks.values())
+        if i not in results:
+            outcomes.append(Outcome("absent", None, _scores(checks), threshold=config.threshold, seconds=seconds))
+            continue
+        after = {t: editor.presence(results[i].image, t, config=config) for t in found[i]} if verify else {}
+        seconds += sum(check.seconds for check in after.values())
+        status = "check" if any(check.present for check in after.values()) else "ok"
+        outcomes.append(Outcome(status, results[i], _scores(checks), _scores(after), config.threshold, seconds))
+    return outcomes

@@ -1,0 +1,92 @@
+"""What an edit made from files is made with: one photo (`editor/files.py`) or a folder (`editor/dataset/folder.py`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+from editor.checks import check_fill, check_guidance, check_mask_threshold, check_megapixels, check_steps, check_text
+from unwant.sd.errors import UnwantError
+
+log = logging.getLogger("unwant")
+# measured by benchmarks.speed (toy model, CPU): removal with the reference preset 21.8 s, with quality 4.0 s
+QUALITY_SPEEDUP_ON_CPU = 5
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """`Editor.remove`'s (or, with `reconstruct`, `Editor.reconstruct`'s) settings, plus how the output is written.
+    Checked when made, so a bad number is refused before the model loads."""
+
+    remove: tuple[str, ...] = ()  # the words to remove
+    prompt: str | None = None  # the photo's caption (None: "a photo of a <target>")
+    preset: str = "quality"  # editor/presets.py
+    inversion: str | None = None  # None: the preset's (reconstruct: null-text)
+    steps: int | None = None  # None: the preset's (reconstruct: 50)
+    guidance: float = 7.5
+    fill: str = "repaint"  # editor/removal/fill.py
+    blend: bool = True  # keep the photo outside the object's mask
+    mask_threshold: float | None = None  # None: MaskConfig's
+    alpha: float | None = None  # None: SuppressionConfig's
+    optimize: bool = True  # ITO where the preset runs it
+    negative_prompt: str | None = None  # reconstruct only: a removal suppresses the target itself
+    reconstruct: bool = False  # invert and resample unedited (checks the inversion) instead of removing
+    concat: bool = False  # write input | mask | result side by side
+    strip_metadata: bool = False  # write no EXIF, ICC profile, XMP or DPI
+    max_megapixels: float = 50.0  # refuse larger photos
+
+    def __post_init__(self):
+        object.__setattr__(self, "remove", (self.remove,) if isinstance(self.remove, str) else tuple(self.remove or ()))
+        for target in self.remove:
+            check_text(target, "--remove")
+        if not self.reconstruct and not self.remove:
+            raise UnwantError("what should go? pass --remove TARGET (or --reconstruct to check the inversion)")
+        if self.negative_prompt is not None and not self.reconstruct:
+            raise UnwantError("--negative-prompt is for generation and --reconstruct: a removal suppresses the target itself "
+                              "and reads no negative prompt")
+        check_text(self.prompt, "--prompt", empty=True), check_steps(self.steps, "--steps"), check_guidance(self.guidance)
+        check_fill(self.fill), check_megapixels(self.max_megapixels)
+        if self.mask_threshold is not None:
+            check_mask_threshold(self.mask_threshold)
+        from suppression.config import SuppressionConfig
+
+        SuppressionConfig().with_(alpha=self.alpha)
+
+    def removal_options(self, progress: bool) -> dict:
+        """`Editor.remove`'s keyword arguments."""
+        from editor.removal.masks import MaskConfig
+
+        mask = MaskConfig() if self.mask_threshold is None else MaskConfig(threshold=self.mask_threshold)
+        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=self.guidance,
+                       blend=self.blend, fill=self.fill, mask=mask, progress=progress, alpha=self.alpha)
+        return options if self.optimize else options | {"optimize": False}
+
+    def edit(self, editor, photo, progress: bool):
+        """This edit of one photo: its EditResult."""
+        if self.reconstruct:
+            return editor.reconstruct(photo, prompt=self.prompt, inversion=self.inversion or "null-text", steps=self.steps or 50,
+                                      guidance=self.guidance, negative_prompt=self.negative_prompt, progress=progress)
+        return editor.remove(photo, list(self.remove), **self.removal_options(progress))
+
+    def recorded(self, spec) -> dict:
+        """What each report line of a folder carries: the model and every setting that changes an output's pixels or
+        whether it is written (not how many photos share a UNet batch, nor the size limit), as JSON reads it back."""
+        chosen = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()
+                  if key not in ("batch_size", "max_megapixels")}
+        return {"model": spec.model, "config": spec.config, **chosen}
+
+    def say_what_runs(self, editor) -> None:
+        """One log line before the work: which preset runs, and on a CPU what the quality preset saves over reference."""
+        if self.reconstruct:
+            return
+        from editor.presets import PRESETS
+
+        preset = PRESETS[self.preset]
+        line = f"{self.preset} preset: {self.inversion or preset.inversion} inversion, {self.steps or preset.steps} steps"
+        if self.preset == "reference" and editor.device.type == "cpu":
+            line += f"; on a CPU, --preset quality is about {QUALITY_SPEEDUP_ON_CPU}x faster"
+        log.info(line)
+        shaping = [flag for flag, given in (("--alpha", self.alpha is not None), ("--no-optimize", not self.optimize)) if given]
+        if shaping and self.fill != "model" and self.blend:
+            log.warning("note: %s %s the suppressed branch, which removal uses only with --fill model or --no-blend: "
+                        "this edit is the same without it", " and ".join(shaping), "shapes" if len(shaping) == 1 else "shape")

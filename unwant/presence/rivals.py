@@ -1,0 +1,40 @@
+"""The names a target competes with in the presence check: its look-alikes in the text encoder's own space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from unwant.sd.text import padded_ids
+
+VOCABULARY_FILE = "vocabulary.txt"  # in a model's folder: the objects its world has (the toy model ships one)
+GENERIC_VOCABULARY = Path(__file__).resolve().parent / "objects.txt"  # everyday photo objects, COCO's and the usual targets
+# above this cosine two names mean the same thing to the encoder ("glasses", "eyeglasses"): a synonym is no rival
+SYNONYM_SIMILARITY = 0.95  # toy world: the closest two different objects are at 0.91
+
+
+def load_vocabulary(model_folder: str | Path | None) -> list[str]:
+    """The model's own vocabulary.txt when its folder has one, else the generic list of everyday objects."""
+    own = Path(model_folder) / VOCABULARY_FILE if model_folder else None
+    path = own if own is not None and own.is_file() else GENERIC_VOCABULARY
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+@torch.no_grad()
+def name_embeddings(pipe, names: list[str], template: str) -> torch.Tensor:
+    """(names, d): the text encoder's pooled embedding of each name in the prompt template, unit length."""
+    ids = padded_ids(pipe.tokenizer, [template.format(name=n) for n in names])
+    pooled = pipe.text_encoder(ids.to(pipe.text_encoder.device)).pooler_output.float().cpu()
+    return pooled / pooled.norm(dim=-1, keepdim=True)
+
+
+def nearest_rivals(pipe, target: str, vocabulary: list[str], count: int, template: str) -> list[str]:
+    """The `count` names of the vocabulary closest to the target, leaving out the target itself and its synonyms."""
+    candidates = [n for n in dict.fromkeys(vocabulary) if n.casefold() != target.strip().casefold()]
+    if not candidates or count <= 0:
+        return []
+    embeddings = name_embeddings(pipe, [target, *candidates], template)
+    similarity = embeddings[1:] @ embeddings[0]
+    order = similarity.argsort(descending=True).tolist()
+    return [candidates[i] for i in order if similarity[i] < SYNONYM_SIMILARITY][:count]
