@@ -126,7 +126,7 @@ def test_a_rerun_with_another_target_is_refused_not_called_done(edit, tmp_path):
     assert again.exit_code == 2 and "were made with remove ['red square'] (now ['blue square'])" in again.stderr
     assert "nothing to do" not in again.stderr
     redo = edit(src, "-o", out, "--remove", "blue square", *FAST, "--overwrite")
-    assert redo.exit_code == 0 and lines(out / "report.jsonl")[-1]["settings"]["targets"] == ["blue square"]
+    assert redo.exit_code == 0 and lines(out / "report.jsonl")[-1]["settings"]["remove"] == ["blue square"]
 
 
 def test_two_photos_that_would_share_an_output_are_refused_before_any_work(edit, tmp_path, no_model):
