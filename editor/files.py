@@ -58,6 +58,9 @@ def edit_file(model, source: str | os.PathLike, output: str | os.PathLike | None
     editor = _editor(model)
     settings.say_what_runs(editor)
     result = settings.edit(editor, photo, progress)
+    if result.found is False:
+        raise UnwantError(f"could not find {' or '.join(repr(t) for t in settings.remove)} in {source}; try --prompt with a caption, "
+                          "or a lower --mask-threshold")
     _write_extras(result, extras, [source], overwrite)
     image = input_mask_result(photo.rgb, result) if settings.concat else result.image
     write_image(image, output, overwrite, inputs=[source], strip_metadata=settings.strip_metadata)

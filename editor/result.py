@@ -34,6 +34,12 @@ class EditResult:
         """Share of the image inside the blend mask."""
         return None if self.mask is None else float(np.asarray(self.mask, dtype=np.float32).mean() / 255.0)
 
+    @property
+    def found(self) -> bool | None:
+        """A removal located its target (its mask is not empty); an empty mask leaves the photo as it was. None: no mask
+        (generation, reconstruction)."""
+        return None if self.mask is None else bool(np.asarray(self.mask).any())
+
 
 @contextmanager
 def timed(timings: dict[str, float], name: str) -> Iterator[None]:

@@ -398,7 +398,7 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     assert result.exit_code == 1, result.output
     # --quiet: no progress bars, only the per-file error and the summary, both on stderr
     error, summary = result.stderr.splitlines()
-    assert error.startswith(f"error: {corrupt}: not an image") and summary.startswith("ok 10, check 0, absent 0, skipped 0, failed 1; seconds per photo p50 ")
+    assert error.startswith(f"error: {corrupt}: not an image") and summary.startswith("ok 10, check 0, absent 0, not found 0, skipped 0, failed 1; seconds per photo p50 ")
     for photo, output in expected.items():
         assert Image.open(output).size == Image.open(photo).size
     assert sorted(files_in(out)) == sorted([o.relative_to(out).as_posix() for o in expected.values()] + ["report.jsonl", "summary.json"])
@@ -412,7 +412,7 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     # rerun: the outputs are skipped; the corrupt file still fails, so the exit code still says so
     result = edit(*batch(src, "-o", out))
     assert result.exit_code == 1, result.output
-    assert "ok 0, check 0, absent 0, skipped 10, failed 1" in result.stderr
+    assert "ok 0, check 0, absent 0, not found 0, skipped 10, failed 1" in result.stderr
     rerun = report_lines(out / "report.jsonl")[11:]
     assert sorted(line["status"] for line in rerun) == ["error"] + ["skipped"] * 10
 
@@ -425,7 +425,7 @@ def test_batch_mirrors_reports_and_resumes(edit, tmp_path):
     stamps = {o: o.stat().st_mtime_ns for o in expected.values()}
     result = edit(*batch(src, "-o", out, "--overwrite"))
     assert result.exit_code == 0, result.output
-    assert "ok 10, check 0, absent 0, skipped 0, failed 0" in result.stderr
+    assert "ok 10, check 0, absent 0, not found 0, skipped 0, failed 0" in result.stderr
     assert {line["status"] for line in report_lines(out / "report.jsonl")[-10:]} == {"ok"}
     assert all(Image.open(o).size == Image.open(p).size for p, o in expected.items())
     assert all(o.stat().st_mtime_ns >= stamps[o] for o in expected.values())
@@ -435,7 +435,7 @@ def test_output_folder_inside_the_input_is_not_read(edit, tmp_path):
     src = tmp_path / "in"
     _tree(src, 3)
     out = src / "edited"
-    for expected in ("ok 3, check 0, absent 0, skipped 0, failed 0", "nothing to do: all 3 photos are already done in"):
+    for expected in ("ok 3, check 0, absent 0, not found 0, skipped 0, failed 0", "nothing to do: all 3 photos are already done in"):
         result = edit(*batch(src, "-o", out))
         assert result.exit_code == 0, result.output
         assert expected in result.stderr
@@ -500,7 +500,7 @@ def test_ctrl_c_finishes_the_current_file_and_a_rerun_resumes(edit, tiny_model, 
 
     result = edit(*args)  # the same command again
     assert result.exit_code == 0, result.output
-    assert f"ok {len(photos) - len(lines)}, check 0, absent 0, skipped {len(lines)}, failed 0" in result.stderr
+    assert f"ok {len(photos) - len(lines)}, check 0, absent 0, not found 0, skipped {len(lines)}, failed 0" in result.stderr
     assert files_in(out) == sorted([f"p{i}.png" for i in range(8)] + ["report.jsonl", "summary.json"])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -87,3 +88,29 @@ def test_edit_file_writes_the_edit_and_never_an_input(toy, tmp_path):
 def test_an_editor_knows_how_to_load_itself_again(toy_pipe):
     editor = Editor.from_pretrained("toyworld", device="cpu", dtype="float32")
     assert editor.spec == ModelSpec("toyworld", device="cpu", dtype="float32")
+
+
+@pytest.fixture
+def nothing_located(monkeypatch):
+    """The removal's mask comes out empty, as when the attention finds nothing to snap to."""
+    monkeypatch.setattr("editor.editor.feathered_mask", lambda attention, size, config, image=None: np.zeros(size, np.float32))
+
+
+def test_a_single_edit_that_locates_nothing_fails_in_one_line_and_writes_nothing(nothing_located, tmp_path):
+    source = tmp_path / "scene-04.png"
+    shutil.copy(SCENES / "scene-04.png", source)
+    result = CliRunner().invoke(cli.main, [str(source), "--remove", TARGET, "--model", "toyworld", "--preset", "fast", "--steps", "4",
+                                           "-o", str(tmp_path / "out.png"), "--quiet"])
+    assert result.exit_code == 2 and not (tmp_path / "out.png").exists()
+    assert result.stderr.splitlines() == [f"error: could not find '{TARGET}' in {source}; try --prompt with a caption, or a lower --mask-threshold"]
+
+
+def test_a_batch_says_not_found_copies_nothing_and_lists_the_photo_to_check(toy, nothing_located, photos, tmp_path):
+    out = tmp_path / "out"
+    summary = edit_folder(toy, photos, out, TARGET, progress=False, **SETTINGS)
+    assert dict(summary.counts) == {"not-found": 1, "absent": 1} and summary.ok
+    assert not (out / "scene-04.png").exists() and (out / "scene-01.png").exists()  # the photo without the target: copied
+    assert summary.folder_to_check == [str(photos / "scene-04.png")]
+    assert "not found 1" in summary.line()
+    again = edit_folder(toy, photos, out, TARGET, progress=False, **SETTINGS)
+    assert again.done_earlier == 2

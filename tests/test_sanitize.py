@@ -53,7 +53,7 @@ def test_a_batch_edits_only_where_the_target_is_and_copies_the_rest_byte_for_byt
     out = tmp_path / "out"
     result = run(SCENES, "-o", out, "--remove", TARGET, *FAST)
     assert result.exit_code == 0, result.output
-    assert result.stderr.splitlines()[-1].startswith("ok 3, check 0, absent 3, skipped 0, failed 0; seconds per photo p50 ")
+    assert result.stderr.splitlines()[-1].startswith("ok 3, check 0, absent 3, not found 0, skipped 0, failed 0; seconds per photo p50 ")
     lines = lines_of(out / "report.jsonl")
     for name in WITHOUT_TARGET:  # not edited: the input's own bytes, a score below the threshold, no residual
         entry = lines[name]
@@ -65,7 +65,7 @@ def test_a_batch_edits_only_where_the_target_is_and_copies_the_rest_byte_for_byt
         assert TARGET not in [o.name for o in detect(np.asarray(Image.open(out / name).convert("RGB")))]
         assert (out / name).read_bytes() != (SCENES / name).read_bytes()
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"] == {"ok": 3, "check": 0, "absent": 3, "skipped": 0, "error": 0} and summary["to_check"] == []
+    assert summary["counts"] == {"ok": 3, "check": 0, "absent": 3, "not-found": 0, "skipped": 0, "error": 0} and summary["to_check"] == []
     assert 0 < summary["seconds_p50"] <= summary["seconds_p95"]
 
     with pytest.MonkeyPatch.context() as patch:  # nothing may load the model

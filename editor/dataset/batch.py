@@ -27,7 +27,7 @@ from unwant.sd.errors import UnwantError
 REPORT_NAME = "report.jsonl"
 SUMMARY_NAME = "summary.json"
 # every status a report line can carry, with the word the summary line uses for it
-STATUS_LABELS = {"ok": "ok", "check": "check", "absent": "absent", "skipped": "skipped", "error": "failed"}
+STATUS_LABELS = {"ok": "ok", "check": "check", "absent": "absent", "not-found": "not found", "skipped": "skipped", "error": "failed"}
 LOCK_NAME = ".unwant.lock"
 
 
@@ -76,8 +76,8 @@ class BatchSummary:
         self.counts[entry["status"]] += 1
         if entry["status"] != "skipped" and entry.get("seconds_total") is not None:
             self.seconds.append(entry["seconds_total"])
-        if entry["status"] == "check":
-            self.to_check.append(entry["output"])
+        if entry["status"] in ("check", "not-found"):
+            self.to_check.append(entry["output"] or entry["input"])
 
     @property
     def ok(self) -> bool:
@@ -146,17 +146,18 @@ def latest_entries(report: Path) -> dict[str, dict]:
 
 
 def to_check(report: Path) -> list[str]:
-    """Outputs a person should look at: the photos whose latest edit left a target that still seems present."""
-    return [entry["output"] for entry in latest_entries(report).values() if entry.get("status") == "check"]
+    """What a person should look at: the outputs whose target still seems present, and the inputs whose target the
+    removal could not locate (nothing was written for them)."""
+    return [entry["output"] or entry["input"] for entry in latest_entries(report).values() if entry.get("status") in ("check", "not-found")]
 
 
 def already_done(source: Path, relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
     """An earlier run finished this photo: its report line says so (found absent, or edited or copied), and the file
     it wrote is there. An output without a line was written by a run killed before its line: not done."""
     entry = latest.get(photo_key(relative)) or latest.get(str(source))
-    if entry is None or entry["status"] not in ("ok", "check", "absent"):
+    if entry is None or entry["status"] not in ("ok", "check", "absent", "not-found"):
         return False
-    return entry["status"] == "absent" or _output_exists(relative, out_folder)
+    return entry["status"] in ("absent", "not-found") or _output_exists(relative, out_folder)
 
 
 def left_by_a_killed_run(relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
@@ -215,20 +216,27 @@ def _write_outcome(editor, source: Path, relative: Path, out_folder: Path, outco
     try:
         if isinstance(outcome, Exception):
             raise outcome
+        if outcome.status == "not-found":
+            return record(source, None, editor, status="not-found", message=f"{source}: the removal could not locate the target; "
+                          "nothing written (a caption, or a lower --mask-threshold, may find it)") | _checks(outcome)
         if outcome.result is None:
             target = copy_file(source, copy_for(relative, out_folder), overwrite, strip_metadata) if copy_unchanged else None
         else:
             target = write_image(outcome.result.image, output_for(relative, out_folder), overwrite=overwrite, inputs=[source],
                                  strip_metadata=strip_metadata)
-        entry = record(source, target, editor, outcome.result, status=outcome.status)
-        if outcome.presence or outcome.residual:
-            entry |= {"presence": outcome.presence or None, "residual": outcome.residual or None, "threshold": outcome.threshold,
-                      "check_seconds": round(outcome.seconds, 3)}
-        return entry
+        return record(source, target, editor, outcome.result, status=outcome.status) | _checks(outcome)
     except UnwantError as error:
         return record(source, None, editor, status="error", message=str(error))
     except Exception as error:  # a model failure on one photo must not stop the dataset
         return record(source, None, editor, status="error", message=f"{source}: {error.__class__.__name__}: {error}")
+
+
+def _checks(outcome) -> dict:
+    """The presence scores of a photo's report line, where they were measured."""
+    if not (outcome.presence or outcome.residual):
+        return {}
+    return {"presence": outcome.presence or None, "residual": outcome.residual or None, "threshold": outcome.threshold,
+            "check_seconds": round(outcome.seconds, 3)}
 
 
 def pending_files(editor, files: list[tuple[Path, Path]], out_folder: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], list[dict]]:

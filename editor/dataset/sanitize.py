@@ -1,8 +1,9 @@
 """One photo of a dataset: look for the targets first, remove only those there, then look again.
 
 The statuses a report line can carry: "ok" (edited, the targets no longer found), "check" (edited, a target still seems
-present: a person should look), "absent" (no target found: not edited, copied as is), plus the batch's own "skipped"
-and "error"."""
+present: a person should look), "absent" (no target found: not edited, copied as is), "not-found" (the presence check
+found a target, or was skipped, but the removal could not locate it: nothing is written, a person should look), plus
+the batch's own "skipped" and "error"."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from unwant.presence import Presence, PresenceConfig
 
 @dataclass
 class Outcome:
-    status: str  # "ok", "check" or "absent"
+    status: str  # "ok", "check", "absent" or "not-found"
     result: EditResult | None  # None: the photo was not edited
     presence: dict[str, float] = field(default_factory=dict)  # target -> score before editing (empty: not checked)
     residual: dict[str, float] = field(default_factory=dict)  # target -> score on the edited photo (empty: not checked)
@@ -54,6 +55,9 @@ def sanitize(
         seconds = sum(check.seconds for check in checks.values())
         if i not in results:
             outcomes.append(Outcome("absent", None, _scores(checks), threshold=config.threshold, seconds=seconds))
+            continue
+        if results[i].found is False:  # an empty mask: the photo would come back unchanged, called edited
+            outcomes.append(Outcome("not-found", None, _scores(checks), threshold=config.threshold, seconds=seconds))
             continue
         after = {t: editor.presence(results[i].image, t, config=config) for t in found[i]} if verify else {}
         seconds += sum(check.seconds for check in after.values())
