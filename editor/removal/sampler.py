@@ -2,7 +2,8 @@
 
 One loop serves generation, reconstruction (no suppressed branch) and removal (with the default fill, the original
 branch alone, for the targets' attention: the suppressed branch's pixels would not be used). Each step:
-  1. predict: one guided UNet output per branch (`_shared_output`, `_ito_outputs` or `_paired_outputs`);
+  1. predict: one guided UNet output per branch (`_shared_output`, `_ito_outputs` or `_paired_outputs`), or on direct
+     inversion's pivots with no suppressed branch, the conditional row alone (`_maps_only_output`);
   2. step: DDIM moves both branches one step cleaner;
   3. snap: direct inversion moves the original branch onto its pivot, and the suppressed branch by the same offset;
   4. blend: late in the run, outside the object's mask the suppressed branch takes the original branch's latent.
@@ -132,7 +133,9 @@ def run_branches_batch(pipe, x_T: torch.Tensor, plan: Plan, progress: bool = Tru
             uncond = plan.unconds[i]
             store.reset()
             # 1. predict
-            if not suppressing or i < swr_from:
+            if not suppressing and plan.pivots is not None:
+                out = out_hat = _maps_only_output(pipe, z, t, plan, maps)
+            elif not suppressing or i < swr_from:
                 out = out_hat = _shared_output(pipe, z, t, plan, uncond, maps)
             elif config.optimize and i < ito_until:
                 out, out_hat = _ito_outputs(pipe, z, z_hat, t, plan, c_swr, uncond, float(etas[i]), store, maps)
@@ -182,6 +185,15 @@ def _shared_output(pipe, z, t, plan: Plan, uncond, maps: _MapTotals) -> torch.Te
     out = guided_noise(pipe, z, t, plan.cond, uncond, plan.guidance)
     cond_rows = slice(-z.shape[0], None)  # guided_noise's rows are [uncond..., cond...]
     maps.add(cond_rows, cond_rows)
+    return out
+
+
+def _maps_only_output(pipe, z, t, plan: Plan, maps: _MapTotals) -> torch.Tensor:
+    """The original branch alone on direct inversion's pivots: the snap puts each step's latent on the next pivot
+    whatever the prediction, so only the prompt's cross-attention (the targets' maps) is of use. One conditional row,
+    not the guided pair."""
+    out = model_output(pipe, z, t, plan.cond)
+    maps.add(slice(0, z.shape[0]), slice(0, z.shape[0]))
     return out
 
 
