@@ -20,7 +20,7 @@ log = logging.getLogger("unwant")
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"  # = editor.loading.DEFAULT_MODEL (tested)
 INVERSIONS = ["null-text", "ddim", "negative-prompt", "direct"]  # = inversion.METHODS (tested)
 PRESETS = ["quality", "fast", "reference"]  # = editor.presets.PRESETS (tested)
-FILLS = ["repaint", "surroundings", "model"]  # = editor.removal.fill.FILLS (tested)
+FILLS = ["repaint", "surroundings", "model", "suppressed"]  # = editor.removal.fill.FILLS (tested)
 MEMORY_OPTIONS = ["attention-slicing", "vae-slicing", "vae-tiling", "offload"]  # = editor.memory.MEMORY_OPTIONS (tested)
 
 
@@ -97,7 +97,7 @@ class SectionedCommand(OneLineErrors):
 @click.option("--alpha", type=float, help="SWR strength: singular values s * exp(-alpha s), -0.01 to 10 (default 1.0).")
 @click.option("--no-optimize", is_flag=True, help="SWR only: skip the inference-time attention optimization.")
 @click.option("--mask-threshold", type=float, help="Object mask: attention above this fraction of its maximum, above 0 and up to 1 (default 0.3).")
-@click.option("--fill", type=click.Choice(FILLS), default=FILLS[0], show_default=True, help="What goes where the object was: painted in from its surroundings then repainted by the model for texture; the surroundings alone; or the model's suppressed image (the paper's; it may draw a neighbour's copy there).")
+@click.option("--fill", type=click.Choice(FILLS), default=FILLS[0], show_default=True, help="What goes where the object was: painted in from its surroundings then repainted by the model for texture; the surroundings alone; the model's suppressed image (the paper's; it may draw a neighbour's copy there); or the repaint's start denoised by the suppressed branch with --guidance.")
 @click.option("--no-blend", is_flag=True, help="Return the suppressed branch as is, without keeping the input outside the mask.")
 @click.option("--save-attention", type=click.Path(path_type=Path), help="Write the target's attention maps (original | suppressed) to this image.")
 @click.option("--save-mask", type=click.Path(path_type=Path), help="Write the removal mask to this image.")

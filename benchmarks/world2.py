@@ -14,11 +14,12 @@ import platform
 import sys
 from dataclasses import asdict
 
+from benchmarks.fill_variants import FILL_VARIANTS
 from benchmarks.options import choice_list
 
 SECTIONS = ("removal", "generation", "figure1", "reconstruction")
 TASKS = ("sunglasses", "glasses", "hat", "texture", "shadow")  # benchmarks/toyworld2/cases.py
-METHODS = ("repaint", "surroundings", "model", "negative prompt")  # the fills of editor/removal/fill.py and the baseline
+METHODS = (*FILL_VARIANTS, "negative prompt")  # the fills (benchmarks/fill_variants.py) and the baseline
 INVERSIONS = ("direct", "null-text")
 
 
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50, help="steps of the generation sections")
     parser.add_argument("--only", type=choice_list(SECTIONS, "section"), default=",".join(SECTIONS))
     parser.add_argument("--tasks", type=choice_list(TASKS, "task"), default=",".join(TASKS), help="removal tasks")
-    parser.add_argument("--methods", type=choice_list(METHODS, "method"), default=",".join(METHODS), help="removal fills and the baseline")
+    parser.add_argument("--methods", type=choice_list(METHODS, "method"), default="repaint+seam,surroundings,model+seam,suppressed+seam,negative prompt",
+                        help=f"removal fills and the baseline, of: {', '.join(METHODS)}")
     parser.add_argument("--captions", choices=("both", "no", "yes"), default="both", help="removal without a caption, with one, or both")
     parser.add_argument("--preset", default="quality", help="the removal preset (default quality, the tool's default)")
     parser.add_argument("--threads", type=int, default=None)

@@ -22,7 +22,8 @@ from editor.presets import Preset
 from editor.removal.repaint import REPAINT_STRENGTH, latent_hole, repaint
 from editor.removal.request import RemovalRequest, as_list, chunks_of_one_size, resolve_removal
 from editor.result import EditResult, calls_with_inversion, result_from, timed
-from editor.removal.sampler import BranchOutput, Plan, run_branches, run_branches_batch
+from editor.removal.sampler import BranchOutput, Plan, run_branches, run_branches_batch, swr_embedding
+from editor.removal.seam import match_seam
 from inversion import invert
 from unwant.presence import Presence, PresenceConfig, presence
 from unwant.presence.classifier import PROMPT_TEMPLATE as PRESENCE_TEMPLATE
@@ -144,10 +145,14 @@ class Editor:
         self._last_branches = (key, branches, replace(calls), timings["suppress"])
         return branches, UNetCalls()
 
-    def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted) -> np.ndarray:
-        """The model's version of the classical fill, at the photo's size (editor/removal/repaint.py)."""
+    def _repaint(self, filled: np.ndarray, soft: np.ndarray, inverted, removal: RemovalRequest, cond: torch.Tensor,
+                 seed: int | None) -> np.ndarray:
+        """The model's version of the classical fill, at the photo's size (editor/removal/repaint.py): unconditioned
+        (fill="repaint"), or by the suppressed branch's SWR embedding with guidance (fill="suppressed")."""
         z_fill, _ = self.encode_photo(photo_from_any(filled, max_megapixels=None))  # the photo's own size, already allowed
-        z = repaint(self.pipe, inverted, z_fill, latent_hole(soft, tuple(z_fill.shape[-2:])), REPAINT_STRENGTH)
+        embedding = swr_embedding(self.pipe, removal.plan(inverted, cond)) if removal.fill == "suppressed" else None
+        z = repaint(self.pipe, inverted, z_fill, latent_hole(soft, tuple(z_fill.shape[-2:])), REPAINT_STRENGTH, seed=seed or 0,
+                    embedding=embedding, guidance=removal.guidance)
         return np.asarray(from_model(self.decode(z), filled.shape[1::-1]))
 
     def resolve_targets(self, prompt: str, remove: str | list[str] | None) -> list[str]:
@@ -282,7 +287,8 @@ class Editor:
         self._warn_if_not_last(removal.prompt, removal.targets, removal.config)
         return removal
 
-    def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: RemovalRequest, timings: dict) -> tuple[Image.Image, np.ndarray]:
+    def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: RemovalRequest, timings: dict,
+                        cond: torch.Tensor, seed: int | None) -> tuple[Image.Image, np.ndarray]:
         """After the loop: the object's mask from its attention, the fill, and the blend at the photo's own size."""
         with timed(timings, "decode"):
             edited = from_model(self.decode(branches.suppressed), photo.size) if removal.suppress else None
@@ -294,8 +300,11 @@ class Editor:
                     source = np.asarray(edited)
                 else:
                     source = fill_from_surroundings(rgb, soft, removal.mask.work_side)
-                    if removal.fill == "repaint":
-                        source = self._repaint(source, soft, inverted)
+                    if removal.fill in ("repaint", "suppressed"):
+                        source = self._repaint(source, soft, inverted, removal, cond, seed)
+                if removal.mask.match_seam and removal.fill != "surroundings":  # decoded by the VAE: meet the photo at the edge
+                    round_trip = np.asarray(from_model(self.decode(inverted.latents[-1]), photo.size))
+                    source = match_seam(source, rgb, round_trip, soft)
                 edited = Image.fromarray(pixel_blend(rgb, source, soft))
         return finish(edited, photo, soft if removal.blend else None), soft
 
@@ -336,7 +345,7 @@ class Editor:
             cond, inverted, cached = self.prepare_inversion(photo, removal.prompt, removal.inversion, removal.steps, guidance, progress,
                                                             timings, removal.null_text_iterations)
             branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
-            image, soft = self._finish_removal(photo, branches, inverted, removal, timings)
+            image, soft = self._finish_removal(photo, branches, inverted, removal, timings, cond, seed)
         calls = calls_with_inversion(calls, inverted, cached) + reused
         return self._removal_result(image, soft, removal, seed, timings, calls, branches)
 
@@ -370,7 +379,7 @@ class Editor:
             for i, photo_inverted, photo_branches in zip(chunk, inverted, branches):
                 timings[i] |= {stage: seconds / len(chunk) for stage, seconds in shared.items()}
                 with UNetCallCounter(self.pipe.unet) as own:
-                    image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i])
+                    image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i], cond, seed)
                 results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches)
         return results
 

@@ -65,3 +65,37 @@ def test_repaint_at_strength_zero_is_the_fill_itself(tiny_pipe):
         z = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.0)
     inside = hole.expand_as(z) == 1
     assert calls.forwards == 0 and torch.equal(z[inside], z_fill[inside])
+
+
+def test_the_suppressed_repaint_is_guided_by_its_embedding_and_keeps_the_photo_outside(tiny_pipe):
+    """fill="suppressed": the same repaint, each step a guided pair of rows on the suppressed embedding."""
+    from unwant.sd.text import encode_prompt
+
+    inverted, z_fill, hole, counter = repaint_setup(tiny_pipe)
+    embedding = encode_prompt(tiny_pipe, "a red circle")
+    with counter(tiny_pipe.unet) as calls:
+        guided = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.5, embedding=embedding, guidance=7.5)
+    assert calls.forwards == 3 and calls.rows == 6  # half of 6 steps, unconditional and conditional rows each
+    unguided = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.5)
+    other_seed = repaint(tiny_pipe, inverted, z_fill, hole, strength=0.5, seed=1, embedding=embedding, guidance=7.5)
+    outside = hole.expand_as(guided) == 0
+    assert torch.equal(guided[outside], inverted.latents[-1][outside])
+    assert not torch.allclose(guided[~outside], unguided[~outside])  # the embedding and the guidance paint the hole
+    assert not torch.allclose(guided[~outside], other_seed[~outside])  # and so does the seed of its noise
+
+
+def test_the_seam_takes_a_vae_brightness_error_out_of_the_fill():
+    """A VAE that darkens everything by 12 levels: its decoded fill steps down at the mask's edge. The error, known
+    around the hole (the photo minus its round trip), is carried in, and the fill meets the photo again."""
+    from editor.removal.seam import match_seam
+
+    photo = np.repeat(np.linspace(60, 200, 96)[:, None, None], 80, 1).repeat(3, 2).astype(np.uint8)
+    round_trip = (photo.astype(int) - 12).clip(0, 255).astype(np.uint8)
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[30:60, 20:50] = 1.0
+    painted = round_trip.copy()  # the model painted the background right, through the same VAE
+    matched = match_seam(painted, photo, round_trip, mask)
+    inside = mask > 0
+    assert np.abs(painted[inside].astype(int) - photo[inside]).mean() == 12
+    assert np.abs(matched[inside].astype(int) - photo[inside]).max() <= 1  # rounding
+    assert np.array_equal(matched[~inside], painted[~inside])  # outside, the blend takes the photo anyway

@@ -14,11 +14,11 @@ from benchmarks.toyworld2.roundtrip import psnr
 from benchmarks.toyworld2.sets import SHAPE_NAMES, held_out_scenes
 from benchmarks.toyworld2.world import render
 from editor import Editor
-from editor.removal.fill import FILLS
+from benchmarks.fill_variants import FILL_VARIANTS, psnr_where, seam_band
 from editor.photos.photo_io import from_model, photo_from_any
 
 BASELINE = "negative prompt"  # DDIM inversion resampled with the caption without the target, "a <target>" as negative
-METHODS = (*FILLS, BASELINE)
+METHODS = (*FILL_VARIANTS, BASELINE)
 
 
 @dataclass
@@ -43,6 +43,11 @@ def _baseline(editor: Editor, case: Case, captioned: bool) -> np.ndarray:
     return np.asarray(result.image.convert("RGB"))
 
 
+def _seam(case: Case, image: np.ndarray, mask) -> dict[str, float]:
+    """The seam's PSNR against the truth: 3 pixels either side of the removal mask's edge (NaN for the baseline)."""
+    return {"seam_psnr": float("nan") if mask is None else psnr_where(image, case.truth, seam_band(np.asarray(mask)))}
+
+
 def removal_rows(editor: Editor, tasks: list[str], count: int, methods: list[str], preset: str, captions: tuple[bool, ...] = (False, True)) -> list[Row]:
     """Each task, without and with a caption, removed with each method on the same held-out scenes.
 
@@ -61,10 +66,10 @@ def removal_rows(editor: Editor, tasks: list[str], count: int, methods: list[str
                         image = _baseline(editor, case, captioned)
                     else:
                         result = editor.remove(render(case.scene), case.target, prompt=case.scene.caption if captioned else None,
-                                               preset=preset, fill=method, progress=False)
+                                               preset=preset, progress=False, **FILL_VARIANTS[method])
                         image = np.asarray(result.image.convert("RGB"))
                     seconds[method] += time.perf_counter() - started
-                    scores[method].append(judge(case, image))
+                    scores[method].append(judge(case, image) | _seam(case, image, None if method == BASELINE else result.mask))
             for method in methods:
                 label = f"{task}, {'caption' if captioned else 'no caption'}, {method if method == BASELINE else 'fill ' + method}"
                 row = Row("removal", label, len(cases), _mean_scores(scores[method]), seconds[method] / len(cases))

@@ -8,7 +8,7 @@ import numpy as np
 
 from editor.removal.masks import work_size
 
-FILLS = ("repaint", "surroundings", "model")  # the default first
+FILLS = ("repaint", "surroundings", "model", "suppressed")  # the default first
 INPAINT_RADIUS = 3  # pixels at work size: how far around each hole pixel Telea's method looks
 
 

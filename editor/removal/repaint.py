@@ -10,7 +10,7 @@ import torch
 
 from inversion.result import InversionResult
 from unwant.sd.ddim import DDIM
-from unwant.sd.unet import model_output
+from unwant.sd.unet import guided_noise, model_output
 
 REPAINT_STRENGTH = 0.5  # of the noise: enough for texture in a smooth fill; on the toy world 0.3 and 0.5 removed and
 # kept the same (30 fresh scenes), and the fill costs half the steps as plain unguided forwards
@@ -22,11 +22,14 @@ def latent_hole(mask: np.ndarray, latent_size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy((small > 0.01).astype(np.float32))[None, None]
 
 
-def repaint(pipe, inverted: InversionResult, z_fill: torch.Tensor, hole: torch.Tensor, strength: float, seed: int = 0) -> torch.Tensor:
-    """z_0 with the hole denoised from `z_fill` noised `strength` of the way (0: the fill as is, 1: from pure noise).
+def repaint(pipe, inverted: InversionResult, z_fill: torch.Tensor, hole: torch.Tensor, strength: float, seed: int = 0,
+            embedding: torch.Tensor | None = None, guidance: float = 1.0) -> torch.Tensor:
+    """z_0 with the hole denoised from `z_fill` noised `strength` of the way (0: the fill as is, 1: from pure noise);
+    outside the hole, every step takes the inversion's pivots.
 
-    Unconditioned (the inversion's unconditional embeddings, no guidance): the model paints what fits the surroundings
-    and nothing the prompt names, so a neighbour is not copied in; outside the hole, the inversion's pivots."""
+    `embedding` None: unconditioned (the inversion's unconditional embeddings, no guidance), so the model paints what
+    fits the surroundings and nothing the prompt names. Given (the suppressed branch's SWR embedding): guided by it at
+    `guidance`, so the model paints what the caption says is there, less the target (eyes where sunglasses were)."""
     ddim = DDIM.of(pipe, inverted.steps)
     start = min(inverted.steps, int(round((1 - strength) * inverted.steps)))
     hole = hole.to(z_fill)
@@ -37,6 +40,10 @@ def repaint(pipe, inverted: InversionResult, z_fill: torch.Tensor, hole: torch.T
     z = hole * z + (1 - hole) * inverted.latents[start]
     for i in range(start, inverted.steps):
         t = ddim.timesteps[i]
-        z = ddim.step(model_output(pipe, z, t, inverted.uncond_embeddings[i]), t, z)
+        if embedding is None:
+            out = model_output(pipe, z, t, inverted.uncond_embeddings[i])
+        else:
+            out = guided_noise(pipe, z, t, embedding, inverted.uncond_embeddings[i], guidance)
+        z = ddim.step(out, t, z)
         z = hole * z + (1 - hole) * inverted.latents[i + 1]
     return z

@@ -50,7 +50,7 @@ def resolve_removal(pipe, target, prompt, preset, inversion, steps, guidance, bl
     layout = locate_tokens(pipe.tokenizer, prompt, targets)
     removal = RemovalRequest(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
                              config, mask or MaskConfig(), blend, fill, settings.null_text_iterations)
-    if removal.suppress:  # SDXL: the suppressed branch's pooled embedding, for the only removals that run that branch
+    if removal.suppress or fill == "suppressed":  # SDXL: the suppressed embedding's pooled row, where it is used
         removal = replace(removal, suppressed_pooled=suppressed_pooled(pipe, prompt, layout, config))
     return removal
 

@@ -1,0 +1,36 @@
+"""The fills issue 30 compares, by name: each an `Editor.remove` keyword set, measured on both worlds
+(`benchmarks.fills` on the first, `benchmarks.world2 --methods` on world 2)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from editor.removal.masks import MaskConfig
+
+NO_SEAM = MaskConfig(match_seam=False)
+FILL_VARIANTS = {  # "+seam": the VAE's error at the mask's edge matched (editor/removal/seam.py, the default)
+    "surroundings": {"fill": "surroundings"},  # OpenCV Telea from the pixels around the hole (no VAE: no seam)
+    "repaint": {"fill": "repaint", "mask": NO_SEAM},  # Telea, then noised half-way and denoised unconditioned
+    "repaint+seam": {"fill": "repaint"},
+    "model": {"fill": "model", "mask": NO_SEAM},  # the suppressed branch from x_T, latent blend from half-way (the paper's)
+    "model+seam": {"fill": "model"},
+    "model, blend from the start+seam": {"fill": "model", "mask": MaskConfig(latent_blend_from=0.0)},
+    "suppressed": {"fill": "suppressed", "mask": NO_SEAM},  # Telea noised half-way, denoised by the suppressed branch, guided
+    "suppressed+seam": {"fill": "suppressed"},
+}
+
+
+def seam_band(mask: np.ndarray, pixels: int = 3) -> np.ndarray:
+    """The pixels within `pixels` of the edge of a removal's mask (uint8 or bool h x w), on both sides of it."""
+    binary = (np.asarray(mask) > 127 if np.asarray(mask).dtype == np.uint8 else np.asarray(mask) > 0.5).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return (cv2.dilate(binary, kernel) > 0) & ~(cv2.erode(binary, kernel) > 0)
+
+
+def psnr_where(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """PSNR (dB) of two uint8 images over the pixels `where`; NaN where there are none, 100 where they are equal."""
+    if not where.any():
+        return float("nan")
+    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2)[where].mean())
+    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))
