@@ -90,9 +90,9 @@ class SectionedCommand(OneLineErrors):
 @click.option("--reconstruct", is_flag=True, help="Invert the photo and resample it with no edit; prints the PSNR against the input.")
 @click.option("--inversion", type=click.Choice(INVERSIONS), help="Inversion for real photos (default: the preset's).")
 @click.option("--preset", type=click.Choice(PRESETS), default="quality", show_default=True, help="quality: direct inversion, 50 steps; fast: 40 steps, no ITO; reference: the paper's null-text inversion (slow).")
-@click.option("--seed", type=int, help="Noise seed for generation (same seed, same image on every device).")
+@click.option("--seed", type=int, help="Noise seed: generation's starting noise (same seed, same image on every device), or a removal's repaint noise.")
 @click.option("--steps", type=int, help="Denoising steps (default 50; the preset's for removal).")
-@click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale, 0 to 50.")
+@click.option("--guidance", type=float, help="Classifier-free guidance scale, 0 to 50 (default 7.5); a removal reads it with --fill suppressed or model.")
 @click.option("--negative-prompt", help="Plain negative prompt for generation and --reconstruct (a baseline; a removal reads none).")
 @click.option("--alpha", type=float, help="SWR strength: singular values s * exp(-alpha s), -0.01 to 10 (default 1.0).")
 @click.option("--no-optimize", is_flag=True, help="SWR only: skip the inference-time attention optimization.")
@@ -217,7 +217,7 @@ def run(inputs: list[Path], options: dict) -> int:
             raise UnwantError("--reconstruct needs a photo")
         result, output = generate_file(model, options["prompt"], options["output"] or Path("generated.png"), remove=list(options["targets"]),
                                        extras=extras, overwrite=options["overwrite"], progress=not options["quiet"], seed=options["seed"],
-                                       steps=options["steps"] or 50, guidance=options["guidance"], negative_prompt=options["negative_prompt"],
+                                       steps=options["steps"] or 50, guidance=_or(options["guidance"], 7.5), negative_prompt=options["negative_prompt"],
                                        **_suppression(options))
         if result.targets and not options["targets"]:
             log.info("removing %s (read from the prompt)", ", ".join(repr(t) for t in result.targets))
@@ -265,6 +265,10 @@ def _folder(inputs: list[Path], model, options: dict) -> int:
     return 0 if summary.ok else 1
 
 
+def _or(value, default):
+    return default if value is None else value
+
+
 def _suppression(options: dict) -> dict:
     return {"alpha": options["alpha"]} | ({"optimize": False} if options["no_optimize"] else {})
 
@@ -275,7 +279,7 @@ def _settings(options: dict, folder: bool = False):
     from editor.settings import EditSettings
 
     chosen = dict(remove=options["targets"], prompt=options["prompt"], preset=options["preset"], inversion=options["inversion"],
-                  steps=options["steps"], guidance=options["guidance"], fill=options["fill"], blend=not options["no_blend"],
+                  steps=options["steps"], guidance=options["guidance"], seed=options["seed"], fill=options["fill"], blend=not options["no_blend"],
                   mask_threshold=options["mask_threshold"], alpha=options["alpha"], optimize=not options["no_optimize"],
                   negative_prompt=options["negative_prompt"], reconstruct=options["reconstruct"], concat=options["concat"],
                   strip_metadata=options["strip_metadata"], max_megapixels=options["max_megapixels"])

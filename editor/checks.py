@@ -23,7 +23,9 @@ GUIDANCE_RANGE = (0.0, 50.0)  # classifier-free guidance: 1 is none, 7.5 SD's us
 MEGAPIXELS_RANGE = (0.001, 1000.0)  # --max-megapixels: a 1000-megapixel photo needs some 12 GB just to read
 
 
-def check_guidance(guidance: float) -> None:
+def check_guidance(guidance: float | None) -> None:
+    if guidance is None:
+        return
     check_number(guidance, "guidance", *GUIDANCE_RANGE, usual="7.5 is usual")
 
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
-from editor.checks import check_fill, check_guidance, check_mask_threshold, check_megapixels, check_steps, check_text
+from editor.checks import check_fill, check_guidance, check_mask_threshold, check_megapixels, check_seed, check_steps, check_text
 from unwant.sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
+# what each painter of the object's place reads of the options that shape a removal (the rest it ignores)
+OPTIONS_READ_BY_FILL = {
+    "surroundings": (),  # OpenCV's fill: no model after the loop
+    "repaint": ("--seed",),  # unconditioned: its noise only
+    "suppressed": ("--seed", "--guidance", "--alpha"),  # the SWR embedding, guided; no ITO in the repaint
+    "model": ("--guidance", "--alpha", "--no-optimize"),  # the suppressed branch from the inversion's x_T: no new noise
+}
+FILL_READS = {"surroundings": "paints from the pixels around the object, with no model", "repaint": "repaints unconditioned",
+              "suppressed": "repaints with the suppressed embedding, without ITO",
+              "model": "takes the suppressed branch from the inversion's own noise"}
 # measured by benchmarks.speed (toy model, CPU): removal with the reference preset 21.8 s, with quality 4.0 s
 QUALITY_SPEEDUP_ON_CPU = 5
 
@@ -23,7 +33,8 @@ class EditSettings:
     preset: str = "quality"  # editor/presets.py
     inversion: str | None = None  # None: the preset's (reconstruct: null-text)
     steps: int | None = None  # None: the preset's (reconstruct: 50)
-    guidance: float = 7.5
+    guidance: float | None = None  # None: 7.5; a removal reads it only where the suppressed branch paints (check below)
+    seed: int | None = None  # the repaint's noise (None: 0)
     fill: str = "repaint"  # editor/removal/fill.py
     blend: bool = True  # keep the photo outside the object's mask
     mask_threshold: float | None = None  # None: MaskConfig's
@@ -45,27 +56,48 @@ class EditSettings:
             raise UnwantError("--negative-prompt is for generation and --reconstruct: a removal suppresses the target itself "
                               "and reads no negative prompt")
         check_text(self.prompt, "--prompt", empty=True), check_steps(self.steps, "--steps"), check_guidance(self.guidance)
-        check_fill(self.fill), check_megapixels(self.max_megapixels)
+        check_fill(self.fill), check_megapixels(self.max_megapixels), check_seed(self.seed)
+        self._check_each_option_matters()
         if self.mask_threshold is not None:
             check_mask_threshold(self.mask_threshold)
         from suppression.config import SuppressionConfig
 
         SuppressionConfig().with_(alpha=self.alpha)
 
+    def _check_each_option_matters(self) -> None:
+        """An option this edit would not read is refused in one line, not silently ignored: a user who sets the
+        guidance of a removal that runs no guided branch should learn it before the run, not from an unchanged output."""
+        if self.reconstruct:
+            ignored = {"--seed": self.seed is not None, "--alpha": self.alpha is not None, "--no-optimize": not self.optimize}
+            reader = "--reconstruct resamples the photo unedited"
+        else:
+            painter = "model" if not self.blend else self.fill
+            reads = OPTIONS_READ_BY_FILL[painter]
+            given = {"--seed": self.seed is not None, "--guidance": self.guidance is not None, "--alpha": self.alpha is not None,
+                     "--no-optimize": not self.optimize}
+            ignored = {flag: was for flag, was in given.items() if flag not in reads}
+            reader = f"--fill {self.fill} {FILL_READS[painter]}" if self.blend else f"--no-blend {FILL_READS['model']}"
+        unread = [flag for flag, was in ignored.items() if was]
+        if unread:
+            readers = [f"--fill {fill}" for fill, flags in OPTIONS_READ_BY_FILL.items() if all(f in flags for f in unread)
+                       and self.blend and not self.reconstruct]
+            hint = f"use {' or '.join(readers)}, or leave {' and '.join(unread)} out" if readers else f"leave {' and '.join(unread)} out"
+            raise UnwantError(f"{' and '.join(unread)} would change nothing: {reader}; {hint}")
+
     def removal_options(self, progress: bool) -> dict:
         """`Editor.remove`'s keyword arguments."""
         from editor.removal.masks import MaskConfig
 
         mask = MaskConfig() if self.mask_threshold is None else MaskConfig(threshold=self.mask_threshold)
-        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=self.guidance,
-                       blend=self.blend, fill=self.fill, mask=mask, progress=progress, alpha=self.alpha)
+        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=self.guidance or 7.5,
+                       blend=self.blend, fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed)
         return options if self.optimize else options | {"optimize": False}
 
     def edit(self, editor, photo, progress: bool):
         """This edit of one photo: its EditResult."""
         if self.reconstruct:
             return editor.reconstruct(photo, prompt=self.prompt, inversion=self.inversion or "null-text", steps=self.steps or 50,
-                                      guidance=self.guidance, negative_prompt=self.negative_prompt, progress=progress)
+                                      guidance=7.5 if self.guidance is None else self.guidance, negative_prompt=self.negative_prompt, progress=progress)
         return editor.remove(photo, list(self.remove), **self.removal_options(progress))
 
     def recorded(self, spec) -> dict:
@@ -86,7 +118,3 @@ class EditSettings:
         if self.preset == "reference" and editor.device.type == "cpu":
             line += f"; on a CPU, --preset quality is about {QUALITY_SPEEDUP_ON_CPU}x faster"
         log.info(line)
-        shaping = [flag for flag, given in (("--alpha", self.alpha is not None), ("--no-optimize", not self.optimize)) if given]
-        if shaping and self.fill != "model" and self.blend:
-            log.warning("note: %s %s the suppressed branch, which removal uses only with --fill model or --no-blend: "
-                        "this edit is the same without it", " and ".join(shaping), "shapes" if len(shaping) == 1 else "shape")

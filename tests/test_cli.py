@@ -654,14 +654,38 @@ def test_the_preset_that_runs_is_said_in_one_line(edit, tmp_path, caplog):
     assert "reference preset: null-text inversion, 3 steps; on a CPU, --preset quality is about 5x faster" in caplog.text
 
 
-def test_options_of_the_suppressed_branch_are_said_to_do_nothing_with_the_default_fill(edit, tmp_path, caplog):
+@pytest.mark.parametrize("args, message", [
+    (("--alpha", 0.5, "--no-optimize"), "error: --alpha and --no-optimize would change nothing: --fill repaint repaints unconditioned; "
+                                        "use --fill model, or leave --alpha and --no-optimize out"),
+    (("--guidance", 3), "error: --guidance would change nothing: --fill repaint repaints unconditioned; use --fill suppressed or "
+                        "--fill model, or leave --guidance out"),
+    (("--seed", 1, "--fill", "surroundings"), "error: --seed would change nothing: --fill surroundings paints from the pixels around "
+                                              "the object, with no model; use --fill repaint or --fill suppressed, or leave --seed out"),
+    (("--seed", 1, "--fill", "model"), "error: --seed would change nothing: --fill model takes the suppressed branch from the inversion's "
+                                       "own noise; use --fill repaint or --fill suppressed, or leave --seed out"),
+])
+def test_an_option_the_fill_would_not_read_is_refused_before_the_model_loads(edit, tmp_path, monkeypatch, args, message):
+    monkeypatch.setattr("editor.loading.ModelSpec.load", lambda self: pytest.fail("the model was loaded"))
+    result = edit(*removal(make_photo(tmp_path / "p.png")), *args, "-o", tmp_path / "out.png")
+    assert result.exit_code == 2 and result.stderr.splitlines() == [message]
+
+
+@pytest.mark.parametrize("fill, first, second", [
+    ("repaint", ("--seed", 1), ("--seed", 2)),
+    ("suppressed", ("--seed", 1), ("--seed", 2)),
+    ("suppressed", ("--guidance", 2), ("--guidance", 9)),
+    ("suppressed", ("--alpha", 0.1), ("--alpha", 5)),
+    ("model", ("--guidance", 2), ("--guidance", 9)),
+    ("model", ("--alpha", 0.1), ("--alpha", 5)),
+])
+def test_an_option_the_fill_reads_changes_its_output(edit, tmp_path, fill, first, second):
     photo = make_photo(tmp_path / "p.png")
-    with caplog.at_level(logging.INFO, logger="unwant"):
-        assert edit(*removal(photo), "--alpha", 0.5, "--no-optimize", "-o", tmp_path / "a.png").exit_code == 0
-        assert "--alpha and --no-optimize shape the suppressed branch" in caplog.text
-        caplog.clear()
-        assert edit(*removal(photo), "--alpha", 0.5, "--fill", "model", "-o", tmp_path / "b.png").exit_code == 0
-    assert "suppressed branch" not in caplog.text
+    outputs = []
+    for i, option in enumerate((first, second)):
+        result = edit(*removal(photo), "--fill", fill, *option, "-o", tmp_path / f"{i}.png", "--quiet")
+        assert result.exit_code == 0, result.output
+        outputs.append(np.asarray(Image.open(tmp_path / f"{i}.png")))
+    assert not np.array_equal(*outputs)
 
 
 def test_help_lists_every_option_once_in_sections():
