@@ -89,7 +89,7 @@ class EditSettings:
         from editor.removal.masks import MaskConfig
 
         mask = MaskConfig() if self.mask_threshold is None else MaskConfig(threshold=self.mask_threshold)
-        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=self.guidance or 7.5,
+        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=7.5 if self.guidance is None else self.guidance,
                        blend=self.blend, fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed)
         return options if self.optimize else options | {"optimize": False}
 
