@@ -18,7 +18,7 @@ from PIL import Image
 
 from editor import Editor
 from editor.photos.figures import attention_figure
-from editor.removal.masks import MaskConfig
+from editor.settings import EditSettings
 from editor.photos.photo_io import photo_from_any
 from editor.photos.writing import write_image
 from unwant.sd.errors import UnwantError
@@ -76,7 +76,8 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
                    max_megapixels: float = 50.0,
                    seed: int | None = None, steps: int | None = None, mask_threshold: float | None = None, fill: str = "repaint",
                    inversion: str | None = None, name: str | None = None) -> RemovalOutput:
-    """Editor.remove on an uploaded file with the page's settings; an empty field means the default. `name`: what the
+    """Editor.remove on an uploaded file with the page's settings (`EditSettings`, as the command line's); an empty field
+    means the default. `name`: what the
     user calls the file (errors and the download say it instead of the server's upload path)."""
     name = name or (Path(photo).name if photo else None)
     if not photo:
@@ -90,11 +91,13 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
         said = str(error).replace(str(photo), name).replace("pass --max-megapixels", "ask whoever runs the page to start it with "
                                                              "unwant serve --max-megapixels")
         raise UnwantError(said) from None
-    steps = _page_steps(steps)
-    mask = MaskConfig() if mask_threshold is None else MaskConfig(threshold=float(mask_threshold))
-    result = editor.remove(source, names, prompt=(caption or "").strip() or None, seed=None if seed in (None, "") else int(seed), preset=preset,
-                           inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,
-                           steps=steps, fill=fill, mask=mask, progress=True)
+    settings = EditSettings(remove=tuple(names), prompt=(caption or "").strip() or None, seed=None if seed in (None, "") else int(seed),
+                            preset=preset, inversion=None if inversion in (None, "", PRESET_INVERSION) else inversion,
+                            steps=_page_steps(steps), fill=fill, mask_threshold=None if mask_threshold is None else float(mask_threshold),
+                            max_megapixels=max_megapixels)  # what the command line checks, checked the same way
+    result = settings.edit(editor, source, progress=True)
+    if result.found is False:
+        raise UnwantError(f"could not find {' or '.join(repr(t) for t in names)} in {name}; give a caption, or a lower mask threshold")
     download = write_image(result.image, _work_folder(root) / f"{Path(name).stem}.edited.png")
     attention = attention_figure(np.asarray(result.attention), None if result.suppressed_attention is None else np.asarray(result.suppressed_attention))
     return RemovalOutput(source.rgb, result.mask.convert("RGB"), result.image, attention, download)

@@ -110,7 +110,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                     preset = gr.Radio(list(PRESETS), value="quality", label="Preset",
                                       info="quality: 50 steps; fast: 40, no ITO; reference: the paper's null-text inversion (slow)")
                     with gr.Accordion("Advanced", open=False):
-                        seed = gr.Number(value=None, precision=0, label="Seed (recorded; removal is deterministic)")
+                        seed = gr.Number(value=None, precision=0, label="Seed of the repaint's noise (empty: 0)")
                         steps = gr.Number(value=None, precision=0, minimum=1, maximum=MAX_PAGE_STEPS, label="Steps (empty: the preset's)")
                         mask_threshold = gr.Slider(0.05, 0.95, value=0.3, step=0.05, label="Mask threshold (share of the attention's peak)")
                         fill = gr.Radio(list(FILLS), value="repaint", label="Fill where the object was")
