@@ -151,7 +151,7 @@ def test_the_truth_scores_perfectly_and_the_untouched_photo_fails(task):
         if task == "shadow":
             assert perfect["both_gone"] == 1.0 and untouched["shadow_gone"] == 0.0
         if task == "texture":
-            assert case.scene.background.kind in ("stripes", "checks", "noise")
+            assert case.scene.background.kind in ("stripes", "checks", "noise") and perfect["hole_detail"] == 1.0
 
 
 def test_a_fill_from_the_surroundings_is_caught_where_it_paints_skin_over_the_eyes():
@@ -164,6 +164,17 @@ def test_a_fill_from_the_surroundings_is_caught_where_it_paints_skin_over_the_ey
     smeared[face_parts(face)["sunglasses"]] = face.skin
     scores = judge(case, smeared)
     assert scores["gone"] == 1.0 and scores["eyes"] == 0.0 and scores["exact"] == 0.0 and scores["hole_psnr"] < 20
+
+
+def test_a_smear_over_a_texture_is_caught_by_its_missing_detail():
+    """What PSNR cannot see: the hole painted with the texture's mean colour loses its gradients."""
+    from benchmarks.toyworld2.cases import hole, judge, removal_cases
+
+    for case in removal_cases("texture", 4):
+        where = hole(case)
+        smeared = case.truth.copy()
+        smeared[where] = case.truth[where].mean(axis=0).round().astype(np.uint8)
+        assert judge(case, smeared)["hole_detail"] < 0.6
 
 
 def test_removal_cases_are_seeded_and_fit_their_task():

@@ -105,10 +105,23 @@ def judge(case: Case, image: np.ndarray) -> dict[str, float]:
         scores["eyes"] = float(found["eyes"] >= expected["eyes"])
     if case.task == "hat":
         scores["outline_iou"] = _outline_iou(case, image)
+    if case.task == "texture":
+        scores["hole_detail"] = _detail(image, case.truth, hole(case))
     if case.task == "shadow":
         scores["shadow_gone"] = float(found["shadow"] <= expected["shadow"])
         scores["both_gone"] = scores["gone"] * scores["shadow_gone"]
     return scores
+
+
+def _detail(image: np.ndarray, truth: np.ndarray, where: np.ndarray) -> float:
+    """The hole's texture against the truth's: the mean gradient magnitude there, as a ratio (1: as much detail as the
+    background has; a smear, near 0). PSNR cannot tell a smear: the blur is the mean, which minimises squared error."""
+    def energy(rgb: np.ndarray) -> float:
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float(np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))[where].mean())
+
+    wanted = energy(truth)
+    return float("nan") if not where.any() or wanted == 0 else energy(image) / wanted
 
 
 def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
