@@ -1,6 +1,6 @@
 """Is the target in the photo? A diffusion classifier read per latent cell, with the loaded model and no extra weights.
 
-`presence` and `Presence` load on first use, so that `presence.config` imports without torch."""
+`presence` and `Presence` load on first use, so that `unwant.presence.config` imports without torch."""
 
 __all__ = ["Presence", "PresenceConfig", "presence"]
 
