@@ -33,6 +33,8 @@ ROWS = [
     "removal: preset quality",
     "removal: preset reference",
     "removal: preset fast, fill model (the suppressed branch runs)",
+    "removal: preset fast, fill suppressed (the repaint by the suppressed branch, guided)",
+    "removal: preset quality, fill suppressed",
     "removal: preset reference, fill model (the paper's whole method)",
     PHONE_ROW,
     *BATCH_ROWS,

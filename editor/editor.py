@@ -40,10 +40,6 @@ from suppression.tokens import locate_tokens, words_after
 log = logging.getLogger("unwant")
 
 
-def _dtype_name(dtype) -> str | None:
-    return None if dtype is None else str(dtype).removeprefix("torch.")
-
-
 class Editor:
     """Loads a Stable Diffusion pipeline once and runs generation, reconstruction and removal with it.
 
@@ -69,9 +65,7 @@ class Editor:
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
         """Load `model` (hub id, diffusers folder, .safetensors file or "toyworld"); see `load_pipeline`."""
         editor = cls(load_pipeline(model, device=device, dtype=dtype, **kwargs), str(model))
-        again = {key: str(value) if key == "config" and value is not None else value for key, value in kwargs.items()
-                 if key in ("config", "memory", "allow_unsafe_pickle")}
-        editor.spec = ModelSpec(str(model), device=None if device is None else str(device), dtype=_dtype_name(dtype), **again)
+        editor.spec = ModelSpec.of(model, device, dtype, **kwargs)
         return editor
 
     # -- named steps -------------------------------------------------------------------------------

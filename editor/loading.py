@@ -329,6 +329,14 @@ class ModelSpec:
         object.__setattr__(self, "memory", tuple(self.memory))
         resolve_device(self.device)  # a device that is not here is refused before any work
 
+    @classmethod
+    def of(cls, model, device=None, dtype=None, **kwargs) -> "ModelSpec":
+        """The spec of a `load_pipeline(model, device, dtype, **kwargs)` call (its keywords that are not ours ignored)."""
+        again = {key: str(value) if key == "config" and value is not None else value for key, value in kwargs.items()
+                 if key in ("config", "memory", "allow_unsafe_pickle")}
+        name = None if dtype is None else str(dtype).removeprefix("torch.")
+        return cls(str(model), device=None if device is None else str(device), dtype=name, **again)
+
     def load(self):
         """The Editor of this model."""
         from editor.editor import Editor

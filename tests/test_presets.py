@@ -57,11 +57,11 @@ def test_direct_inversion_preset_counts(editor, name):
     editor.forget_last_photo()
     result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, progress=False)
     # direct inversion: one conditional forward per step to build the pivots; with the default fill no suppressed
-    # branch runs: the loop is one guided forward a step, for the targets' attention; the repaint, one unguided
-    # forward for each of its steps
+    # branch runs: the loop is one conditional forward a step, for the targets' attention (the snap discards any
+    # prediction); the repaint, one unguided forward for each of its steps
     fill = repaint_steps(preset.steps)
     calls = result.unet_calls
-    assert (calls.forwards, calls.rows, calls.backwards) == (2 * preset.steps + fill, 3 * preset.steps + fill, 0)
+    assert (calls.forwards, calls.rows, calls.backwards) == (2 * preset.steps + fill, 2 * preset.steps + fill, 0)
     assert fill == preset.steps // 2
     assert result.attention is not None and result.suppressed_attention is None
 
