@@ -31,7 +31,7 @@ class MaskConfig:
     context: float = 0.15  # GrabCut learns the background's colours this far around the blob (short-side fraction)
     edge: float = 0.03  # the snapped mask grows by this much (short-side fraction): anti-aliased edges and halos go too
     match_seam: bool = True  # correct a fill decoded by the VAE by the VAE's own error at the mask's edge (seam.py): the
-    # first world's hole 29.2 -> 38.5 dB with the repaint, world 2's textures the same (README, "No visible patch")
+    # first world's hole 29.5 -> 36.1 dB with the repaint, world 2's textures 0.3 dB lower (README, "No visible patch")
 
     def __post_init__(self):
         check_mask_threshold(self.threshold)
