@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import clean_rows, quality, quality_rows
@@ -184,3 +185,18 @@ def test_sdxl_pooled_benchmark_sees_swr_take_the_target_out():
     assert rows["keep"]["norm_vs_keep"] == 1.0 and rows["re-encoded"]["cosine_with_the_rest"] == pytest.approx(1.0)
     # the toy world's trained encoder: the prompt's pooled vector is mostly its last object, SWR's keeps almost nothing
     assert rows["keep"]["cosine_with_target"] > 0.5 and abs(rows["swr"]["cosine_with_target"]) < 0.1
+
+
+def test_fill_rows_score_each_variant_against_the_truth(tiny_pipe):
+    from benchmarks import fills
+    from benchmarks.fill_variants import psnr_where, seam_band
+
+    rows = fills.fill_rows(Editor(tiny_pipe, "tiny"), 1, ["surroundings", "repaint+seam"], "fast", (False,))
+    assert [(r["fill"], r["caption"], r["scenes"]) for r in rows] == [("surroundings", False, 1), ("repaint+seam", False, 1)]
+    assert all(r["seconds"] > 0 for r in rows)
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 255
+    band = seam_band(mask, 3)
+    assert band[10, 2] and band[10, 7] and not band[10, 10] and not band[0, 0]  # both sides of the edge, not the middle
+    truth = np.full((20, 20, 3), 100, np.uint8)
+    assert psnr_where(truth, truth, band) == 100.0 and np.isnan(psnr_where(truth, truth, np.zeros((20, 20), bool)))
