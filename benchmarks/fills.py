@@ -46,11 +46,17 @@ def fill_rows(editor, count: int, variants: list[str], preset: str, captions: tu
                 holes.append(psnr_where(image, truth, np.any(render(scene) != truth, axis=-1)))
                 seams.append(psnr_where(image, truth, seam_band(np.asarray(result.mask))))
             row = {"fill": name, "caption": captioned, "scenes": len(scenes), "exact": float(np.mean(exact_removals(scenes, targets, found))),
-                   "hole_psnr": float(np.nanmean(holes)), "seam_psnr": float(np.nanmean(seams)), "seconds": seconds / len(scenes)}
+                   "hole_psnr": _mean_of_measured(holes), "seam_psnr": _mean_of_measured(seams), "seconds": seconds / len(scenes)}
             print(f"  {name}, {'caption' if captioned else 'no caption'}: exact {row['exact']:.2f} hole {row['hole_psnr']:.1f} dB "
                   f"seam {row['seam_psnr']:.1f} dB, {row['seconds']:.2f} s", flush=True)
             rows.append(row)
     return rows
+
+
+def _mean_of_measured(values: list[float]) -> float:
+    """The mean over the scenes where there was something to measure (an empty mask has no seam): NaN if none."""
+    measured = [v for v in values if not np.isnan(v)]
+    return float(np.mean(measured)) if measured else float("nan")
 
 
 def main(argv: list[str] | None = None) -> None:
