@@ -11,7 +11,7 @@ from pathlib import Path
 
 from editor.checks import check_file_name, check_output_location
 from editor.dataset.report import record, write_json
-from editor.loading import ModelSpec
+from editor.loading import editor_of
 from editor.photos.figures import attention_figure, input_mask_result
 from editor.photos.photo_io import output_path_for, read_photo
 from editor.photos.writing import WRITE_FORMATS, refuse_inputs, remove_stale_temporaries, write_image
@@ -55,7 +55,7 @@ def edit_file(model, source: str | os.PathLike, output: str | os.PathLike | None
     check_outputs(output, extras, [source], overwrite)
     if output.parent.is_dir():
         remove_stale_temporaries(output.parent, output.name, recursive=False)  # a killed edit of the same output
-    editor = _editor(model)
+    editor = editor_of(model)
     settings.say_what_runs(editor)
     result = settings.edit(editor, photo, progress)
     if result.found is False:
@@ -74,19 +74,13 @@ def generate_file(model, prompt: str, output: str | os.PathLike = "generated.png
     """`Editor.generate(prompt, remove=..., **options)` written to `output`, with the extras asked for."""
     output = Path(output)
     check_outputs(output, extras, [], overwrite)
-    editor = _editor(model)
+    editor = editor_of(model)
     result = editor.generate(prompt, remove=remove or None, progress=progress, **options)
     _write_extras(result, extras, [], overwrite)
     write_image(result.image, output, overwrite)
     if extras.report:
         write_json(record(None, output, editor, result), extras.report)
     return result, output
-
-
-def _editor(model):
-    if isinstance(model, str):
-        model = ModelSpec(model)
-    return model.load() if isinstance(model, ModelSpec) else model
 
 
 def check_writable(path: Path, inputs: list[Path], overwrite: bool) -> None:

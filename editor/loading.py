@@ -343,3 +343,13 @@ class ModelSpec:
 
         return Editor.from_pretrained(self.model, device=self.device, dtype=self.dtype, config=self.config, memory=self.memory,
                                       allow_unsafe_pickle=self.allow_unsafe_pickle)
+
+
+def spec_of(model) -> ModelSpec:
+    """What the file and folder calls take as `model`, as a spec: a ModelSpec itself, a model name's, an Editor's own."""
+    return model if isinstance(model, ModelSpec) else ModelSpec(model) if isinstance(model, str) else model.spec
+
+
+def editor_of(model):
+    """What the file and folder calls take as `model`, as an Editor: an Editor itself, or a ModelSpec or name loaded."""
+    return model.load() if isinstance(model, ModelSpec) else ModelSpec(model).load() if isinstance(model, str) else model

@@ -29,6 +29,8 @@ SUMMARY_NAME = "summary.json"
 # every status a report line can carry, with the word the summary line uses for it
 STATUS_LABELS = {"ok": "ok", "check": "check", "absent": "absent", "not-found": "not found", "skipped": "skipped", "error": "failed"}
 LOCK_NAME = ".unwant.lock"
+TO_CHECK = ("check", "not-found")  # statuses a person should look at: the target may still be there
+WITHOUT_OUTPUT = ("absent", "not-found")  # statuses done with nothing written in the output folder (unless copied)
 
 
 
@@ -76,7 +78,7 @@ class BatchSummary:
         self.counts[entry["status"]] += 1
         if entry["status"] != "skipped" and entry.get("seconds_total") is not None:
             self.seconds.append(entry["seconds_total"])
-        if entry["status"] in ("check", "not-found"):
+        if entry["status"] in TO_CHECK:
             self.to_check.append(entry["output"] or entry["input"])
 
     @property
@@ -148,16 +150,16 @@ def latest_entries(report: Path) -> dict[str, dict]:
 def to_check(report: Path) -> list[str]:
     """What a person should look at: the outputs whose target still seems present, and the inputs whose target the
     removal could not locate (nothing was written for them)."""
-    return [entry["output"] or entry["input"] for entry in latest_entries(report).values() if entry.get("status") in ("check", "not-found")]
+    return [entry["output"] or entry["input"] for entry in latest_entries(report).values() if entry.get("status") in TO_CHECK]
 
 
 def already_done(source: Path, relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:
     """An earlier run finished this photo: its report line says so (found absent, or edited or copied), and the file
     it wrote is there. An output without a line was written by a run killed before its line: not done."""
     entry = latest.get(photo_key(relative)) or latest.get(str(source))
-    if entry is None or entry["status"] not in ("ok", "check", "absent", "not-found"):
+    if entry is None or entry["status"] not in ("ok", *TO_CHECK, *WITHOUT_OUTPUT):
         return False
-    return entry["status"] in ("absent", "not-found") or _output_exists(relative, out_folder)
+    return entry["status"] in WITHOUT_OUTPUT or _output_exists(relative, out_folder)
 
 
 def left_by_a_killed_run(relative: Path, out_folder: Path, latest: dict[str, dict]) -> bool:

@@ -14,7 +14,7 @@ from editor.dataset.batch import (REPORT_NAME, SUMMARY_NAME, BatchSummary, alrea
                                   output_folder_lock, run_batch, to_check)
 from editor.dataset.report import write_json
 from editor.dataset.sanitize import Outcome, sanitize
-from editor.loading import ModelSpec
+from editor.loading import ModelSpec, editor_of, spec_of
 from editor.settings import EditSettings
 from editor.photos.figures import input_mask_result
 from editor.photos.photo_io import Photo, find_images, read_photo
@@ -110,7 +110,7 @@ def edit_folder(
     "ray://host:10001": a running cluster); each actor loads the model's `ModelSpec` (an Editor's own, if one is given).
     `settings`: `FolderSettings`' fields (prompt, preset, fill, check_first, verify, presence_threshold, ...)."""
     job = FolderSettings(remove=remove, **settings)
-    spec = model if isinstance(model, ModelSpec) else ModelSpec(model) if isinstance(model, str) else model.spec
+    spec = spec_of(model)
     inputs = [Path(inputs)] if isinstance(inputs, (str, os.PathLike)) else [Path(path) for path in inputs]
     output = Path(output)
     files = check_output_folder(inputs, output)
@@ -131,7 +131,7 @@ def edit_folder(
             summary = run_ray_batch(inputs, output, functools.partial(load_and_bind, spec, job), address=address, actors=ray_actors,
                                     **common)
         else:
-            editor = spec.load() if isinstance(model, (ModelSpec, str)) else model
+            editor = editor_of(model)
             job.say_what_runs(editor)
             summary = run_batch(editor, inputs, output, functools.partial(edit_photos, editor, job), **common)
     return _finish(summary, output)

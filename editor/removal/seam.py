@@ -39,10 +39,9 @@ def match_seam(painted: np.ndarray, photo: np.ndarray, round_trip: np.ndarray, m
         crop_hole_small = crop_hole
     if crop_hole_small.all():
         return painted  # no border to learn the error from: the mask covers the whole box
-    if SEAM_BLUR:  # a normalised convolution: the hole's own (unknown) error does not enter
-        known = (~crop_hole_small).astype(np.float32)
-        weight = cv2.GaussianBlur(known, (0, 0), SEAM_BLUR)
-        error = cv2.GaussianBlur(error * known[..., None], (0, 0), SEAM_BLUR) / np.maximum(weight, 1e-6)[..., None]
+    known = (~crop_hole_small).astype(np.float32)  # a normalised convolution: the hole's own (unknown) error does not enter
+    weight = cv2.GaussianBlur(known, (0, 0), SEAM_BLUR)
+    error = cv2.GaussianBlur(error * known[..., None], (0, 0), SEAM_BLUR) / np.maximum(weight, 1e-6)[..., None]
     smooth = inpaint_biharmonic(error, crop_hole_small, channel_axis=-1).astype(np.float32)
     if small != crop_hole.shape:
         smooth = cv2.resize(smooth, (crop_hole.shape[1], crop_hole.shape[0]), interpolation=cv2.INTER_LINEAR)
