@@ -297,8 +297,7 @@ class Editor:
                     if removal.fill in ("repaint", "suppressed"):
                         source = self._repaint(source, soft, inverted, removal, cond, seed)
                 if removal.mask.match_seam and removal.fill != "surroundings":  # decoded by the VAE: meet the photo at the edge
-                    round_trip = np.asarray(from_model(self.decode(inverted.latents[-1]), photo.size))
-                    source = match_seam(source, rgb, round_trip, soft)
+                    source = match_seam(source, rgb, soft)
                 edited = Image.fromarray(pixel_blend(rgb, source, soft))
         return finish(edited, photo, soft if removal.blend else None), soft
 

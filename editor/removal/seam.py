@@ -1,8 +1,9 @@
-"""No visible patch: a fill decoded by the VAE carries the VAE's own error (a real VAE's too), so next to the photo's
-untouched pixels its colour and brightness step at the mask's edge. The step is the VAE's error there, known on the
-photo around the hole (the photo minus its round trip): low-passed, carried into the hole smoothly (a biharmonic
-membrane) and added to the fill, it makes the fill meet the photo at the edge, as gradient-domain
-(Poisson) blending does (Pérez et al. 2003), while the fill keeps its own detail."""
+"""No visible patch: a fill decoded by the VAE carries the VAE's own error (a real VAE's too) and the model's own colour
+shift, so next to the photo's untouched pixels its colour and brightness step at the mask's edge. The step is known on
+the ring around the hole, where the decoded fill still covers the photo (the latent hole takes every latent cell the
+mask touches): the photo minus the fill there, low-passed, carried into the hole smoothly (a biharmonic membrane) and
+added to the fill, makes the fill meet the photo at the edge while it keeps its own detail: gradient-domain (Poisson)
+blending (Pérez et al. 2003)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from editor.removal.masks import work_size
 
 SEAM_WORK_SIDE = 128  # the correction is smooth: solved at most this big on the short side of the hole's box, upsampled
 SEAM_BLUR = 3.0  # pixels (at that size): the error is low-passed first, from the known side only. Raw, it carries the
-# VAE's edge ringing into the hole; measured on 8 scenes per world (fast preset, no caption): the first world's hole
-# 29.2 dB with the plain repaint, 31.1 with the raw error, 38.5 low-passed; world 2's textures 23.18, 22.28, 23.16
+# VAE's edge ringing into the hole (README, "No visible patch")
 
 
-def match_seam(painted: np.ndarray, photo: np.ndarray, round_trip: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`painted` (uint8 h x w x 3, decoded by the VAE) inside the mask, corrected by the VAE's error (`photo` minus
-    `round_trip`, the photo through the VAE and back) interpolated into the mask from its border."""
+def match_seam(painted: np.ndarray, photo: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`painted` (uint8 h x w x 3, decoded by the VAE, the photo's size) inside the mask, corrected by its error against
+    `photo` on the mask's border (`photo` minus `painted` there) interpolated into the mask."""
     hole = mask > 0
     rows, cols = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
     if not len(rows):
@@ -29,7 +29,7 @@ def match_seam(painted: np.ndarray, photo: np.ndarray, round_trip: np.ndarray, m
     top, bottom = max(0, rows[0] - margin), min(photo.shape[0], rows[-1] + 1 + margin)
     left, right = max(0, cols[0] - margin), min(photo.shape[1], cols[-1] + 1 + margin)
     box = (slice(top, bottom), slice(left, right))
-    error = photo[box].astype(np.float32) - round_trip[box].astype(np.float32)
+    error = photo[box].astype(np.float32) - painted[box].astype(np.float32)
     crop_hole = hole[box]
     small = work_size(crop_hole.shape, SEAM_WORK_SIDE)
     if small != crop_hole.shape:
