@@ -18,6 +18,12 @@ FILL_VARIANTS = {  # "+seam": the VAE's error at the mask's edge matched (editor
     "model, blend from the start+seam": {"fill": "model", "mask": MaskConfig(latent_blend_from=0.0)},
     "suppressed": {"fill": "suppressed", "mask": NO_SEAM},  # Telea noised half-way, denoised by the suppressed branch, guided
     "suppressed+seam": {"fill": "suppressed"},
+    # localisation ablations on the toy models (latent 16 x 16): the maps at the latent's own size instead of 8 x 8,
+    # every blob peaking over half the strongest instead of the strongest alone, GrabCut's snap off
+    "repaint+seam 16x16 half-peak": {"fill": "repaint", "attention_factor": 1, "mask": MaskConfig(peak_share=0.5)},
+    "suppressed+seam 16x16 half-peak": {"fill": "suppressed", "attention_factor": 1, "mask": MaskConfig(peak_share=0.5)},
+    "repaint+seam 16x16 no-snap": {"fill": "repaint", "attention_factor": 1, "mask": MaskConfig(snap=False)},
+    "repaint+seam no-snap": {"fill": "repaint", "mask": MaskConfig(snap=False)},
 }
 
 
