@@ -125,8 +125,8 @@ def test_removal_takes_the_object_away_and_keeps_the_rest(toy):
     assert_outside_the_mask_is_the_input(scenes, results)
 
 
-PAPERS = 2  # of the 4 target-first removals below, the paper's SWR rows (target + [EOT]) only: measured (1 before the
-# seam became a Poisson blend from the fill: the detector now reads one more removed target without its rim)
+PAPERS = 2  # of the 4 target-first removals below, the paper's SWR rows (target + [EOT]) only: measured again when the
+# seam became a Poisson blend from the fill (1 before)
 MEASURED_SAMPLE_EXACT = 14  # of the 16 removals below (threads 1, CPU); no caption: see README, Limits
 
 
