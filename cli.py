@@ -217,8 +217,8 @@ def run(inputs: list[Path], options: dict) -> int:
             raise UnwantError("--reconstruct needs a photo")
         result, output = generate_file(model, options["prompt"], options["output"] or Path("generated.png"), remove=list(options["targets"]),
                                        extras=extras, overwrite=options["overwrite"], progress=not options["quiet"], seed=options["seed"],
-                                       steps=options["steps"] or 50, guidance=_or(options["guidance"], 7.5), negative_prompt=options["negative_prompt"],
-                                       **_suppression(options))
+                                       steps=options["steps"] or 50, negative_prompt=options["negative_prompt"],
+                                       **_suppression(options), **({} if options["guidance"] is None else {"guidance": options["guidance"]}))
         if result.targets and not options["targets"]:
             log.info("removing %s (read from the prompt)", ", ".join(repr(t) for t in result.targets))
         log.info("wrote %s (seed %d)", output, result.seed)
@@ -263,10 +263,6 @@ def _folder(inputs: list[Path], model, options: dict) -> int:
         if len(pending) > shown:
             click.echo(f"  ... and {len(pending) - shown} more", err=True)
     return 0 if summary.ok else 1
-
-
-def _or(value, default):
-    return default if value is None else value
 
 
 def _suppression(options: dict) -> dict:

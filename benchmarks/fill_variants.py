@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
-
 from editor.removal.masks import MaskConfig
 
 NO_SEAM = MaskConfig(match_seam=False)
-FILL_VARIANTS = {  # "+seam": the VAE's error at the mask's edge matched (editor/removal/seam.py, the default)
+FILL_VARIANTS = {  # "+seam": the fill matched to the photo at the mask's edge (editor/removal/seam.py, the default)
     "surroundings": {"fill": "surroundings"},  # OpenCV Telea from the pixels around the hole (no VAE: no seam)
     "repaint": {"fill": "repaint", "mask": NO_SEAM},  # Telea, then noised half-way and denoised unconditioned
     "repaint+seam": {"fill": "repaint"},
@@ -25,18 +22,3 @@ FILL_VARIANTS = {  # "+seam": the VAE's error at the mask's edge matched (editor
     "repaint+seam 16x16 no-snap": {"fill": "repaint", "attention_factor": 1, "mask": MaskConfig(snap=False)},
     "repaint+seam no-snap": {"fill": "repaint", "mask": MaskConfig(snap=False)},
 }
-
-
-def seam_band(mask: np.ndarray, pixels: int = 3) -> np.ndarray:
-    """The pixels within `pixels` of the edge of a removal's mask (uint8 or bool h x w), on both sides of it."""
-    binary = (np.asarray(mask) > 127 if np.asarray(mask).dtype == np.uint8 else np.asarray(mask) > 0.5).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-    return (cv2.dilate(binary, kernel) > 0) & ~(cv2.erode(binary, kernel) > 0)
-
-
-def psnr_where(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    """PSNR (dB) of two uint8 images over the pixels `where`; NaN where there are none, 100 where they are equal."""
-    if not where.any():
-        return float("nan")
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2)[where].mean())
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))

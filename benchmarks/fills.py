@@ -15,7 +15,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks.fill_variants import FILL_VARIANTS, psnr_where, seam_band
+from benchmarks.fill_variants import FILL_VARIANTS
+from benchmarks.regions import psnr_where, seam_band
 from benchmarks.options import choice_list
 
 

@@ -33,7 +33,7 @@ class EditSettings:
     preset: str = "quality"  # editor/presets.py
     inversion: str | None = None  # None: the preset's (reconstruct: null-text)
     steps: int | None = None  # None: the preset's (reconstruct: 50)
-    guidance: float | None = None  # None: 7.5; a removal reads it only where the suppressed branch paints (check below)
+    guidance: float | None = None  # None: the Editor's (7.5); a removal reads it only where the suppressed branch paints (check below)
     seed: int | None = None  # the repaint's noise (None: 0)
     fill: str = "repaint"  # editor/removal/fill.py
     blend: bool = True  # keep the photo outside the object's mask
@@ -89,15 +89,19 @@ class EditSettings:
         from editor.removal.masks import MaskConfig
 
         mask = MaskConfig() if self.mask_threshold is None else MaskConfig(threshold=self.mask_threshold)
-        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, guidance=7.5 if self.guidance is None else self.guidance,
-                       blend=self.blend, fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed)
+        options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, blend=self.blend,
+                       fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed, **self._guidance_given())
         return options if self.optimize else options | {"optimize": False}
+
+    def _guidance_given(self) -> dict:
+        """The guidance keyword where one was set; unset, the Editor's own default applies."""
+        return {} if self.guidance is None else {"guidance": self.guidance}
 
     def edit(self, editor, photo, progress: bool):
         """This edit of one photo: its EditResult."""
         if self.reconstruct:
             return editor.reconstruct(photo, prompt=self.prompt, inversion=self.inversion or "null-text", steps=self.steps or 50,
-                                      guidance=7.5 if self.guidance is None else self.guidance, negative_prompt=self.negative_prompt, progress=progress)
+                                      negative_prompt=self.negative_prompt, progress=progress, **self._guidance_given())
         return editor.remove(photo, list(self.remove), **self.removal_options(progress))
 
     def recorded(self, spec) -> dict:

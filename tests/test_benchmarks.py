@@ -189,7 +189,7 @@ def test_sdxl_pooled_benchmark_sees_swr_take_the_target_out():
 
 def test_fill_rows_score_each_variant_against_the_truth(tiny_pipe):
     from benchmarks import fills
-    from benchmarks.fill_variants import psnr_where, seam_band
+    from benchmarks.regions import psnr_where, seam_band
 
     rows = fills.fill_rows(Editor(tiny_pipe, "tiny"), 1, ["surroundings", "repaint+seam"], "fast", (False,))
     assert [(r["fill"], r["caption"], r["scenes"]) for r in rows] == [("surroundings", False, 1), ("repaint+seam", False, 1)]

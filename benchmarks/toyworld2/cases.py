@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from benchmarks.regions import psnr_where
 from benchmarks.toyworld2.detector import detect
 from benchmarks.toyworld2.palette import DETECT_DISTANCE
 from benchmarks.toyworld2.world import Face, Scene, Shape, expected_names, face_parts, render, sample_scene, without
@@ -73,13 +74,6 @@ def hole(case: Case) -> np.ndarray:
     return np.any(render(case.scene) != case.truth, axis=-1)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    if not where.any():
-        return float("nan")
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2)[where].mean())
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
 def _outline_iou(case: Case, image: np.ndarray) -> float:
     """Under the hat: IoU of the pixels in the face's skin colour against the head the truth shows there."""
     face = next(t for t in case.scene.things if isinstance(t, Face) and case.target in t.accessories)
@@ -98,8 +92,8 @@ def judge(case: Case, image: np.ndarray) -> dict[str, float]:
         "gone": float(found[case.target] == 0),
         "kept": float(all(found[n] >= c for n, c in things.items())),
         "exact": float(found == expected),
-        "hole_psnr": _psnr(image, case.truth, hole(case)),
-        "outside_psnr": _psnr(image, render(case.scene), ~_grown(hole(case), 3)),
+        "hole_psnr": psnr_where(image, case.truth, hole(case)),
+        "outside_psnr": psnr_where(image, render(case.scene), ~_grown(hole(case), 3)),
     }
     if case.task in ("sunglasses", "glasses"):
         scores["eyes"] = float(found["eyes"] >= expected["eyes"])

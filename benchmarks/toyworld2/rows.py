@@ -14,7 +14,8 @@ from benchmarks.toyworld2.roundtrip import psnr
 from benchmarks.toyworld2.sets import SHAPE_NAMES, held_out_scenes
 from benchmarks.toyworld2.world import render
 from editor import Editor
-from benchmarks.fill_variants import FILL_VARIANTS, psnr_where, seam_band
+from benchmarks.fill_variants import FILL_VARIANTS
+from benchmarks.regions import psnr_where, seam_band
 from editor.photos.photo_io import from_model, photo_from_any
 
 BASELINE = "negative prompt"  # DDIM inversion resampled with the caption without the target, "a <target>" as negative
