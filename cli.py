@@ -41,8 +41,9 @@ def _fail(message: str) -> None:
 # --help in sections, in the order a newcomer needs them; anything not listed falls into the last one
 HELP_SECTIONS = {
     "Input and output": ["output", "overwrite", "save_mask", "save_attention", "concat", "report", "strip_metadata", "max_megapixels"],
-    "Datasets (folders in, folders out)": ["copy_unchanged", "edit_all", "no_verify", "presence_threshold", "batch_size", "ray_address", "ray_actors"],
-    "Removal and generation": ["targets", "prompt", "preset", "reconstruct", "inversion", "steps", "guidance", "seed", "negative_prompt"],
+    "Datasets (folders in, folders out)": ["copy_unchanged", "no_verify", "batch_size", "ray_address", "ray_actors"],
+    "Removal and generation": ["targets", "prompt", "preset", "reconstruct", "inversion", "steps", "guidance", "seed", "negative_prompt",
+                               "edit_all", "presence_threshold"],
     "Model and device": ["model", "model_config", "device", "dtype", "memory", "allow_unsafe_pickle"],
     "Advanced": ["alpha", "no_optimize", "mask_threshold", "fill", "no_blend"],
 }
@@ -110,9 +111,9 @@ class SectionedCommand(OneLineErrors):
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos (0.001 to 1000).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--copy-unchanged/--no-copy-unchanged", default=True, show_default=True, help="Batch: copy photos without the target to the output folder as they are, so it holds the whole dataset.")
-@click.option("--edit-all", is_flag=True, help="Batch: edit every photo, also those where the target seems absent (skips the check before editing).")
+@click.option("--edit-all", is_flag=True, help="Edit even where the target seems absent (skips the check before editing; a batch edits every photo). The check also keeps the mask off look-alikes, so it still runs, to place the target.")
 @click.option("--no-verify", is_flag=True, help="Batch: do not look for the target again in the edited photo (no 'check' status, no residual).")
-@click.option("--presence-threshold", type=float, help="Batch: a target counts as present above this score (0 to 1), before and after editing (default 0.55, tuned on the toy world: check it on a sample of your own data).")
+@click.option("--presence-threshold", type=float, help="A target counts as present above this score (0 to 1), before editing and, in a batch, after (default 0.55, tuned on the toy world: check it on a sample of your own data).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Batch: photos of one size per UNet forward in the inversion and the loop (faster on a GPU with memory to spare); the same pixels.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]", help="Batch: spread the photos over a Ray cluster, one model per actor: at ADDRESS ('auto', 'ray://host:10001'), or started on this machine. Needs unwant[ray].")
 @click.option("--ray-actors", type=click.IntRange(min=1), help="With --ray: how many actors (default: one per GPU in the cluster, else 2 on CPUs).")
@@ -278,11 +279,11 @@ def _settings(options: dict, folder: bool = False):
                   steps=options["steps"], guidance=options["guidance"], seed=options["seed"], fill=options["fill"], blend=not options["no_blend"],
                   mask_threshold=options["mask_threshold"], alpha=options["alpha"], optimize=not options["no_optimize"],
                   negative_prompt=options["negative_prompt"], reconstruct=options["reconstruct"], concat=options["concat"],
-                  strip_metadata=options["strip_metadata"], max_megapixels=options["max_megapixels"])
+                  strip_metadata=options["strip_metadata"], max_megapixels=options["max_megapixels"], check_first=not options["edit_all"],
+                  presence_threshold=options["presence_threshold"])
     if not folder:
         return EditSettings(**chosen)
-    return FolderSettings(**chosen, check_first=not options["edit_all"], verify=not options["no_verify"],
-                          presence_threshold=options["presence_threshold"], batch_size=options["batch_size"])
+    return FolderSettings(**chosen, verify=not options["no_verify"], batch_size=options["batch_size"])
 
 
 def entry() -> None:

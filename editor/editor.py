@@ -16,18 +16,18 @@ from skimage.metrics import peak_signal_noise_ratio
 from editor.checks import check_guidance, check_seed, check_steps, check_text
 from editor.loading import DEFAULT_MODEL, ModelSpec, load_pipeline, upcast_vae_if_it_overflows
 from editor.removal.fill import fill_from_surroundings
-from editor.removal.masks import MaskConfig, feathered_mask, pixel_blend
+from editor.looking import PresenceChecks
+from editor.removal.masks import MaskConfig, feathered_mask, instance_count, pixel_blend
 from editor.photos.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset
 from editor.removal.repaint import REPAINT_STRENGTH, latent_hole, repaint
 from editor.removal.request import RemovalRequest, as_list, chunks_of_one_size, resolve_removal
 from editor.result import EditResult, calls_with_inversion, result_from, timed
-from editor.removal.sampler import BranchOutput, Plan, run_branches, run_branches_batch, swr_embedding
+from editor.removal.sampler import BranchOutput, Plan, run_branches, swr_embedding
+from editor.removal.side_by_side import branches_side_by_side, invert_side_by_side
 from editor.removal.seam import match_seam
 from inversion import invert
-from unwant.presence import Presence, PresenceConfig, presence
-from unwant.presence.classifier import PROMPT_TEMPLATE as PRESENCE_TEMPLATE
-from unwant.presence.rivals import load_vocabulary, nearest_rivals
+from unwant.presence import Presence, PresenceConfig
 from unwant.sd.calls import UNetCallCounter, UNetCalls
 from unwant.sd.errors import UnwantError
 from unwant.sd.text import encode_prompt, warn_if_truncated
@@ -59,7 +59,7 @@ class Editor:
         self._last_branches = None  # (key, BranchOutput) of the latest removal: another fill or mask of it is instant
         self._warned: set[tuple[str, tuple[str, ...]]] = set()  # (prompt, targets) already warned about
         self._cut_noted: set[str] = set()  # prompts over the text encoder's length already noted
-        self._rivals: dict[tuple[str, int], list[str]] = {}  # (target, count) -> its look-alikes, for the presence check
+        self.checks = PresenceChecks(pipe)  # presence checks made, kept for the removal of the same photo
 
     @classmethod
     def from_pretrained(cls, model: str = DEFAULT_MODEL, device=None, dtype=None, **kwargs) -> "Editor":
@@ -167,17 +167,17 @@ class Editor:
             log.warning("note: %r is followed by %r in the prompt; the text encoder carries it into those words, which "
                         "suppress_words_after=False leaves alone, so removal is weaker: put the target at the end of the prompt", ", ".join(targets), " ".join(after))
 
-    @property
-    def vocabulary(self) -> list[str]:
-        """The names a presence check may pick rivals from: the model folder's vocabulary.txt, else everyday objects."""
-        return load_vocabulary(self.pipe.config.get("_name_or_path"))
-
     def rivals_of(self, target: str, count: int) -> list[str]:
-        """The target's look-alikes, nearest first (cached: the same for every photo of a dataset)."""
-        key = (target, count)
-        if key not in self._rivals:
-            self._rivals[key] = nearest_rivals(self.pipe, target, self.vocabulary, count, PRESENCE_TEMPLATE)
-        return self._rivals[key]
+        """The target's look-alikes in the model's vocabulary, nearest first (cached: the same for every photo)."""
+        return self.checks.rivals_of(target, count)
+
+    def look(self, photo: Photo, removal: RemovalRequest, force: bool, config: PresenceConfig | None) -> dict[str, Presence]:
+        """Each target's presence check, where the removal reads it: to leave a photo without the targets alone (unless
+        `force`), and to keep the mask to the target's own places (its posterior; editor/looking.py)."""
+        if force and removal.mask.target_posterior is None:
+            return {}
+        z0, _ = self.encode_photo(photo)
+        return {target: self.checks.check(z0, target, None, config or PresenceConfig()) for target in removal.targets}
 
     # -- public calls ------------------------------------------------------------------------------
     def generate(
@@ -266,11 +266,9 @@ class Editor:
         cell; about 0.3x the UNet work of a plain 50-step image (unwant/presence/config.py)."""
         if not isinstance(target, str) or not target.strip():
             raise UnwantError("the presence check needs a target: a name such as 'glasses'")
-        config = config or PresenceConfig()
         started = time.perf_counter()
         z0, _ = self.encode_photo(photo_from_any(image))
-        rivals = self.rivals_of(target, config.rivals) if rivals is None else list(rivals)
-        result = presence(self.pipe, z0, target, rivals, config)
+        result = replace(self.checks.check(z0, target, rivals, config or PresenceConfig()))
         result.seconds = time.perf_counter() - started
         return result
 
@@ -282,12 +280,15 @@ class Editor:
         return removal
 
     def _finish_removal(self, photo: Photo, branches: BranchOutput, inverted, removal: RemovalRequest, timings: dict,
-                        cond: torch.Tensor, seed: int | None) -> tuple[Image.Image, np.ndarray]:
-        """After the loop: the object's mask from its attention, the fill, and the blend at the photo's own size."""
+                        cond: torch.Tensor, seed: int | None, looked: dict[str, Presence]) -> tuple[Image.Image, np.ndarray]:
+        """After the loop: the object's mask from its attention where the presence checks place the target, the fill,
+        and the blend at the photo's own size."""
         with timed(timings, "decode"):
             edited = from_model(self.decode(branches.suppressed), photo.size) if removal.suppress else None
             rgb = np.asarray(photo.rgb)
-            soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb)
+            posteriors = [check.posterior for check in looked.values() if check.posterior is not None]
+            posterior = torch.stack(posteriors).amax(0).numpy() if posteriors else None  # any target's place
+            soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb, posterior=posterior)
         if removal.blend:
             with timed(timings, "fill"):
                 if removal.fill == "model":
@@ -301,10 +302,12 @@ class Editor:
                 edited = Image.fromarray(pixel_blend(rgb, source, soft))
         return finish(edited, photo, soft if removal.blend else None), soft
 
-    def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: RemovalRequest, seed, timings, calls, branches) -> EditResult:
+    def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: RemovalRequest, seed, timings, calls, branches,
+                        looked: dict[str, Presence]) -> EditResult:
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
+        instances = instance_count(soft, tuple(branches.target_maps.shape), removal.mask) if branches is not None else 0
         return result_from(image, removal.prompt, removal.targets, seed, removal.steps, removal.guidance, timings, calls, branches,
-                       mask=mask_image, inversion=removal.inversion)
+                           mask=mask_image, inversion=removal.inversion, presence=looked, instances=instances)
 
     def remove(
         self,
@@ -321,10 +324,16 @@ class Editor:
         fill: str = "repaint",
         mask: MaskConfig | None = None,
         config: SuppressionConfig | None = None,
+        force: bool = False,
+        presence: PresenceConfig | None = None,
         progress: bool = True,
         **options,
     ) -> EditResult:
-        """Remove `target` from a real photo: invert, run both branches, blend so only the object's region changes.
+        """Remove `target` from a real photo: look for it, invert, run both branches, blend so only its places change.
+
+        The presence check comes first: where no target seems present (or the model's vocabulary.txt lacks its words)
+        the photo comes back as it was (`.absent`, `.found` False) unless `force`; its per-cell posterior keeps the mask to the target's own places, every instance
+        of it and no look-alike (`mask.target_posterior`; `.instances` counts them). `presence`: the check's settings.
 
         `fill` says what goes where the object was: "repaint" paints it in from the pixels around it, then lets the model
         repaint that for texture; "surroundings" stops after the first part; "model" takes the suppressed branch's
@@ -335,63 +344,53 @@ class Editor:
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
         with UNetCallCounter(self.pipe.unet) as calls:
+            with timed(timings, "look"):
+                looked = self.look(photo, removal, force, presence)
+            if looked and not force and not any(check.present and not self.checks.unknown_words(target) for target, check in looked.items()):
+                nothing = np.zeros(photo.rgb.size[::-1], np.float32)  # absent, or a word the model was never taught
+                result = self._removal_result(finish(photo.rgb, photo, nothing), nothing, removal, seed, timings, replace(calls), None, looked)
+                return replace(result, absent=True)
             cond, inverted, cached = self.prepare_inversion(photo, removal.prompt, removal.inversion, removal.steps, guidance, progress,
                                                             timings, removal.null_text_iterations)
             branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
-            image, soft = self._finish_removal(photo, branches, inverted, removal, timings, cond, seed)
+            image, soft = self._finish_removal(photo, branches, inverted, removal, timings, cond, seed, looked)
         calls = calls_with_inversion(calls, inverted, cached) + reused
-        return self._removal_result(image, soft, removal, seed, timings, calls, branches)
+        return self._removal_result(image, soft, removal, seed, timings, calls, branches, looked)
 
     def remove_batch(self, images: list, target: str | list[str], *, batch_size: int = 4, prompt: str | None = None,
                      seed: int | None = None, preset: str | Preset = "quality", inversion: str | None = None, steps: int | None = None,
                      guidance: float = 7.5, blend: bool = True, fill: str = "repaint", mask: MaskConfig | None = None,
-                     config: SuppressionConfig | None = None, progress: bool = True, **options) -> list[EditResult]:
+                     config: SuppressionConfig | None = None, presence: PresenceConfig | None = None, progress: bool = True,
+                     **options) -> list[EditResult]:
         """`remove` for several photos, up to `batch_size` of one model size in each UNet forward of the inversion and
         the loop: one result per photo, in order, each what `remove` makes of it up to float rounding.
 
         Null-text inversion optimises each photo's embeddings, and ITO (fill="model" or blend=False with an ITO preset)
-        each photo's prompt embedding: those stages run photo by photo, the rest side by side."""
+        each photo's prompt embedding: those stages run photo by photo, the rest side by side. Every photo is edited:
+        leaving out those without the targets is the caller's (a folder edit checks them first, editor/dataset)."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise UnwantError(f"batch_size must be a whole number of photos, at least 1, not {batch_size!r}")
         removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
         photos = [photo_from_any(image) for image in images]
         timings = [{} for _ in photos]
-        latents = []
+        latents, looked = [], []
         for photo, photo_timings in zip(photos, timings):
             with timed(photo_timings, "encode"):
                 latents.append(self.encode_photo(photo)[0])
+            with timed(photo_timings, "look"):  # where the posterior places the targets; a batch's own check came first
+                looked.append(self.look(photo, removal, True, presence))
         cond = encode_prompt(self.pipe, removal.prompt)
         results: list[EditResult | None] = [None] * len(photos)
         for chunk in chunks_of_one_size(latents, batch_size):
             shared: dict[str, float] = {}
             with UNetCallCounter(self.pipe.unet) as calls:
-                inverted = self._invert_side_by_side([latents[i] for i in chunk], cond, removal, progress, shared)
+                inverted = invert_side_by_side(self.pipe, [latents[i] for i in chunk], cond, removal, progress, shared)
                 with timed(shared, "suppress"):
-                    branches = self._branches_side_by_side(inverted, cond, removal, progress)
+                    branches = branches_side_by_side(self.pipe, inverted, cond, removal, progress)
             share = replace(calls, rows=calls.rows // len(chunk), backwards=calls.backwards // len(chunk))
             for i, photo_inverted, photo_branches in zip(chunk, inverted, branches):
                 timings[i] |= {stage: seconds / len(chunk) for stage, seconds in shared.items()}
                 with UNetCallCounter(self.pipe.unet) as own:
-                    image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i], cond, seed)
-                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches)
+                    image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i], cond, seed, looked[i])
+                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches, looked[i])
         return results
-
-    def _invert_side_by_side(self, latents: list[torch.Tensor], cond: torch.Tensor, removal: RemovalRequest, progress: bool,
-                             timings: dict) -> list:
-        """Invert photos of one size: DDIM, direct and negative-prompt in one batch, null-text photo by photo."""
-        with timed(timings, "invert"):
-            if removal.inversion == "null-text":
-                return [invert(self.pipe, z0, cond, method="null-text", steps=removal.steps, guidance=removal.guidance,
-                               progress=progress, null_text_iterations=removal.null_text_iterations) for z0 in latents]
-            together = invert(self.pipe, torch.cat(latents), cond.expand(len(latents), -1, -1), method=removal.inversion,
-                              steps=removal.steps, guidance=removal.guidance, progress=progress)
-            return together.split()
-
-    def _branches_side_by_side(self, inverted: list, cond: torch.Tensor, removal: RemovalRequest, progress: bool) -> list[BranchOutput]:
-        """The loop for photos of one size in one batch, or photo by photo where it runs ITO."""
-        plans = [removal.plan(photo_inverted, cond) for photo_inverted in inverted]
-        swr_from, ito_until = removal.config.steps_window(removal.steps)
-        if removal.suppress and removal.config.optimize and swr_from < ito_until:
-            return [run_branches(self.pipe, photo_inverted.x_T, plan, progress) for photo_inverted, plan in zip(inverted, plans)]
-        x_T = torch.cat([photo_inverted.x_T for photo_inverted in inverted])
-        return run_branches_batch(self.pipe, x_T, Plan.batched(plans), progress)

@@ -58,6 +58,8 @@ def edit_file(model, source: str | os.PathLike, output: str | os.PathLike | None
     editor = editor_of(model)
     settings.say_what_runs(editor)
     result = settings.edit(editor, photo, progress)
+    if result.absent:
+        raise UnwantError(absent_line(editor, result, source))
     if result.found is False:
         raise UnwantError(f"could not find {' or '.join(repr(t) for t in settings.remove)} in {source}; try --prompt with a caption, "
                           "or a lower --mask-threshold")
@@ -67,6 +69,19 @@ def edit_file(model, source: str | os.PathLike, output: str | os.PathLike | None
     if extras.report:
         write_json(record(source, output, editor, result), extras.report)
     return result, output
+
+
+def absent_line(editor, result: EditResult, source) -> str:
+    """Why a photo was left alone: a word the model does not know, or each target's presence score."""
+    unknown = list(dict.fromkeys(word for target in result.presence for word in editor.checks.unknown_words(target)))
+    if unknown:
+        names = editor.checks.vocabulary
+        reason = (f"this model does not know {' or '.join(repr(w) for w in unknown)} (it knows {', '.join(names[:6])}"
+                  f"{', ...' if len(names) > 6 else ''})")
+    else:
+        scores = ", ".join(f"{target!r} {check.score:.2f}" for target, check in result.presence.items())
+        reason = f"the target seems absent (presence {scores}; present above {next(iter(result.presence.values())).threshold:.2f})"
+    return f"{source} left as it is: {reason}; --edit-all edits it anyway"
 
 
 def generate_file(model, prompt: str, output: str | os.PathLike = "generated.png", *, remove: list[str] | None = None,

@@ -28,6 +28,9 @@ class EditResult:
     mask: Image.Image | None = None  # 'L' mask of the removed object as used in the blend (input size)
     inversion: str | None = None  # inversion method, for real photos
     psnr: float | None = None  # reconstruction PSNR against the input, dB (reconstruct only)
+    presence: dict = field(default_factory=dict)  # removal: target -> its presence check before editing (unwant.presence.Presence)
+    instances: int | None = None  # removal: separate objects the mask covers (two pairs of glasses: 2); 0 when none
+    absent: bool = False  # removal: the presence check found no target, so the photo was left as it was (force=True edits)
 
     @property
     def mask_fraction(self) -> float | None:

@@ -45,6 +45,8 @@ class EditSettings:
     concat: bool = False  # write input | mask | result side by side
     strip_metadata: bool = False  # write no EXIF, ICC profile, XMP or DPI
     max_megapixels: float = 50.0  # refuse larger photos
+    check_first: bool = True  # look for the targets first: a photo without them is left alone (a folder's: status "absent")
+    presence_threshold: float | None = None  # None: PresenceConfig's (tuned on the toy world; check it on your data)
 
     def __post_init__(self):
         object.__setattr__(self, "remove", (self.remove,) if isinstance(self.remove, str) else tuple(self.remove or ()))
@@ -63,6 +65,7 @@ class EditSettings:
         from suppression.config import SuppressionConfig
 
         SuppressionConfig().with_(alpha=self.alpha)
+        self.presence_config()  # a threshold out of range: refused here, before any work
 
     def _check_each_option_matters(self) -> None:
         """An option this edit would not read is refused in one line, not silently ignored: a user who sets the
@@ -90,8 +93,15 @@ class EditSettings:
 
         mask = MaskConfig() if self.mask_threshold is None else MaskConfig(threshold=self.mask_threshold)
         options = dict(prompt=self.prompt, preset=self.preset, inversion=self.inversion, steps=self.steps, blend=self.blend,
-                       fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed, **self._guidance_given())
+                       fill=self.fill, mask=mask, progress=progress, alpha=self.alpha, seed=self.seed, presence=self.presence_config(),
+                       **self._guidance_given())
         return options if self.optimize else options | {"optimize": False}
+
+    def presence_config(self):
+        """The presence check's settings, before editing and after."""
+        from unwant.presence.config import PresenceConfig
+
+        return PresenceConfig().with_(threshold=self.presence_threshold)
 
     def _guidance_given(self) -> dict:
         """The guidance keyword where one was set; unset, the Editor's own default applies."""
@@ -102,7 +112,7 @@ class EditSettings:
         if self.reconstruct:
             return editor.reconstruct(photo, prompt=self.prompt, inversion=self.inversion or "null-text", steps=self.steps or 50,
                                       negative_prompt=self.negative_prompt, progress=progress, **self._guidance_given())
-        return editor.remove(photo, list(self.remove), **self.removal_options(progress))
+        return editor.remove(photo, list(self.remove), force=not self.check_first, **self.removal_options(progress))
 
     def recorded(self, spec) -> dict:
         """What each report line of a folder carries: the model and every setting that changes an output's pixels or

@@ -22,11 +22,12 @@ def layer_factor(name: str, n_blocks: int) -> int:
 
 
 def default_attention_factor(unet: UNet2DConditionModel) -> int:
-    """1/4 of the latent where the down/up blocks have cross-attention there (SD: 16 x 16 of 64 x 64);
-    otherwise their coarsest cross-attention resolution (the toy model: 8 x 8 of 16 x 16)."""
+    """1/4 of the latent where the down/up blocks have cross-attention there (SD: 16 x 16 of 64 x 64); otherwise their
+    finest cross-attention resolution (the toy models: 16 x 16, the latent's own; at 8 x 8 a second instance or the
+    far lens of a pair of sunglasses is lost: README, "Which object")."""
     n = len(unet.config.block_out_channels)
     factors = {layer_factor(name, n) for name in unet.attn_processors if "attn2" in name and not name.startswith("mid_block")}
-    return 4 if 4 in factors else max(factors)
+    return 4 if 4 in factors else min(factors)
 
 
 def recorded_layers(unet: UNet2DConditionModel, factor: int) -> list[str]:

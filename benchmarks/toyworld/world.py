@@ -51,7 +51,7 @@ class Scene:
         return " and ".join(f"a {o.name}" for o in self.objects)
 
 
-def _boxes_apart(a: SceneObject, b: SceneObject) -> bool:
+def boxes_apart(a: SceneObject, b: SceneObject) -> bool:
     ax0, ay0, ax1, ay1 = a.box
     bx0, by0, bx1, by1 = b.box
     return ax1 + MIN_GAP <= bx0 or bx1 + MIN_GAP <= ax0 or ay1 + MIN_GAP <= by0 or by1 + MIN_GAP <= ay0
@@ -75,7 +75,7 @@ def sample_scene(rng: np.random.Generator, n_objects: int | None = None) -> Scen
                     cy=int(rng.integers(r, CANVAS - r + 1)),
                     r=r,
                 )
-                if all(_boxes_apart(obj, other) for other in placed):
+                if all(boxes_apart(obj, other) for other in placed):
                     placed.append(obj)
                     break
         if len(placed) == n:

@@ -20,7 +20,6 @@ from editor.photos.figures import input_mask_result
 from editor.photos.photo_io import Photo, find_images, read_photo
 from editor.photos.writing import WRITE_FORMATS, remove_stale_temporaries
 from editor.result import EditResult
-from unwant.presence.config import PresenceConfig
 from unwant.sd.errors import UnwantError
 
 log = logging.getLogger("unwant")
@@ -31,16 +30,13 @@ class FolderSettings(EditSettings):
     """What every photo of a folder is made with. Each report line records them, and a rerun into the same output folder
     must ask the same (or pass `overwrite`): otherwise one folder would mix two edits."""
 
-    check_first: bool = True  # look for the targets first: photos without them are not edited (status "absent")
     verify: bool = True  # look again in each edited photo: a target still found gives status "check"
-    presence_threshold: float | None = None  # None: PresenceConfig's (tuned on the toy world; check it on your data)
     batch_size: int = 1  # photos of one size per UNet forward: faster on a GPU with memory to spare, the same pixels
 
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise UnwantError(f"batch_size must be a whole number of photos, at least 1, not {self.batch_size!r}")
-        PresenceConfig().with_(threshold=self.presence_threshold)  # out of range: refused here, before any work
 
 
 def edit_photos(editor, settings: FolderSettings, sources: list[Path]) -> list[Outcome | Exception]:
@@ -60,7 +56,7 @@ def edit_photos(editor, settings: FolderSettings, sources: list[Path]) -> list[O
             return editor.remove_batch(some, targets, batch_size=settings.batch_size, **settings.removal_options(progress=False))
 
         done = sanitize(editor, list(photos.values()), list(settings.remove), edit, check_first=settings.check_first,
-                        verify=settings.verify, config=PresenceConfig().with_(threshold=settings.presence_threshold))
+                        verify=settings.verify, config=settings.presence_config())
     for i, outcome in zip(photos, done):
         if settings.concat and outcome.result is not None:
             outcome.result.image = input_mask_result(photos[i].rgb, outcome.result)

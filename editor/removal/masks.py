@@ -2,7 +2,9 @@
 Prompt-to-Prompt's LocalBlend, Hertz et al. 2022, Sec. 3.2).
 
 The targets' cross-attention says where the object is, coarsely (16 x 16 for SD at 512 px) and on look-alikes too; the
-blob it peaks in seeds GrabCut (Rother et al. 2004), which follows the object's own colours to its edges and corners.
+presence check's per-cell posterior (the target rather than a look-alike, unwant/presence) keeps the attention only where
+the target is, every instance of it. That region seeds GrabCut (Rother et al. 2004), which follows the object's own
+colours to its edges and corners.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ class MaskConfig:
     latent_blend_from: float = 0.5  # from this fraction of the steps on, outside the mask the latent is the source's
     work_side: int = 512  # masks are built at most this big on the short side, then upsampled once: a 12 MP photo's
     # mask would otherwise be dilated with a 240-pixel disk at full size (29 s); the attention map is 16 x 16 anyway
-    peak_share: float = 0.99  # attention blobs kept: those peaking this close to the strongest; the target's words also
-    # light up look-alikes (other squares, other green things), more weakly
+    # the target's attention is kept where the presence check's posterior of the target against its look-alikes is
+    # over this: every instance, no look-alike (first world, no caption: the target's blob and no other in 1.00 of 100
+    # scenes, both of two instances in 1.00 of 60; README, "Which object"). None: no check, the strongest blob alone
+    target_posterior: float | None = 0.4
+    peak_share: float = 0.99  # with no posterior, the attention blobs kept: those peaking this close to the strongest;
+    # the target's words also light up look-alikes (other squares, other green things), more weakly
     snap: bool = True  # snap the mask to the object's edges with GrabCut; off: the dilated attention blob
     context: float = 0.15  # GrabCut learns the background's colours this far around the blob (short-side fraction)
     edge: float = 0.03  # the snapped mask grows by this much (short-side fraction): anti-aliased edges and halos go too
@@ -35,13 +41,15 @@ class MaskConfig:
 
     def __post_init__(self):
         check_mask_threshold(self.threshold)
+        if self.target_posterior is not None:
+            check_number(self.target_posterior, "mask target posterior", 0.0, 1.0)
         for name in ("dilation", "feather", "context", "edge", "latent_blend_from", "peak_share"):
             check_number(getattr(self, name), f"mask {name.replace('_', ' ')}", 0.0, 1.0)
 
     def in_the_loop(self) -> MaskConfig:
         """Only what the denoising loop's latent blend reads, the rest at a fixed value: two configs that differ only in
         what is applied after the loop (snap, feather) give equal keys, so a kept removal can be reused."""
-        return replace(self, snap=False, context=0.0, edge=0.0, feather=0.0, work_side=0, match_seam=False)
+        return replace(self, snap=False, context=0.0, edge=0.0, feather=0.0, work_side=0, match_seam=False, target_posterior=None)
 
 
 def object_attention(piece_maps: torch.Tensor, layout) -> torch.Tensor:
@@ -69,14 +77,25 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig) -> np.ndarray:
-    """Upsample the map to `size` (h, w), threshold at a share of its maximum, keep the strongest blobs: uint8 {0, 1}."""
-    attention = np.asarray(attention.detach().cpu() if isinstance(attention, torch.Tensor) else attention, dtype=np.float32)
-    resized = cv2.resize(attention, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+def _resized(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    values = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values, dtype=np.float32)
+    return cv2.resize(values, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
+                     posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
+    """Upsample the map to `size` (h, w) and threshold it at a share of its maximum; keep it where the target's
+    `posterior` is over `config.target_posterior`, or, with no posterior or nothing left, the strongest blob: uint8 {0, 1}."""
+    resized = _resized(attention, size)
     peak = float(resized.max())
     if not peak > 0:
         return np.zeros(size, np.uint8)
-    count, labels = cv2.connectedComponents((resized > config.threshold * peak).astype(np.uint8), connectivity=8)
+    attended = resized > config.threshold * peak
+    if posterior is not None and config.target_posterior is not None:
+        region = attended & (_resized(posterior, size) > config.target_posterior)
+        if region.any():
+            return region.astype(np.uint8)
+    count, labels = cv2.connectedComponents(attended.astype(np.uint8), connectivity=8)
     blob_peaks = np.zeros(count, np.float32)
     np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
     strong = blob_peaks >= config.peak_share * peak
@@ -84,9 +103,22 @@ def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int]
     return strong[labels].astype(np.uint8)
 
 
-def binary_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig) -> np.ndarray:
+def instance_count(soft: np.ndarray, map_shape: tuple[int, int], config: MaskConfig) -> int:
+    """How many separate objects a removal mask covers: its blobs at the working size, those less than one attention
+    cell apart (the two lenses of one pair of sunglasses) counted as one."""
+    small = work_size(soft.shape[:2], config.work_side)
+    binary = (cv2.resize(soft, (small[1], small[0]), interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
+    if not binary.any():
+        return 0
+    cell = min(small) // max(1, min(map_shape))
+    joined = cv2.dilate(binary, _disk(cell // 2)) if cell > 1 else binary
+    return cv2.connectedComponents(joined, connectivity=8)[0] - 1
+
+
+def binary_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
+                posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """The attention region dilated to cover the object's edges: uint8 {0, 1} at `size` (h, w)."""
-    return _grown(attention_region(attention, size, config), config.dilation)
+    return _grown(attention_region(attention, size, config, posterior), config.dilation)
 
 
 def _grown(mask: np.ndarray, fraction: float) -> np.ndarray:
@@ -95,13 +127,14 @@ def _grown(mask: np.ndarray, fraction: float) -> np.ndarray:
     return cv2.dilate(mask, _disk(radius)) if radius else mask
 
 
-def snapped_mask(image: np.ndarray, attention: torch.Tensor | np.ndarray, config: MaskConfig) -> np.ndarray:
+def snapped_mask(image: np.ndarray, attention: torch.Tensor | np.ndarray, config: MaskConfig,
+                 posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """The object's own pixels, uint8 {0, 1} at the image's size: GrabCut (Rother et al. 2004) seeded with the attention
     region as probable object and a band around it as probable background; everything further out is background.
 
     Falls back to the dilated attention region where GrabCut cannot run or finds nothing."""
     size = image.shape[:2]
-    region = attention_region(attention, size, config)
+    region = attention_region(attention, size, config, posterior)
     fallback = _grown(region, config.dilation)  # binary_mask's result, from the region already made
     if not region.any():
         return fallback
@@ -134,18 +167,19 @@ def work_size(size: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def feathered_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
-                   image: np.ndarray | None = None) -> np.ndarray:
+                   image: np.ndarray | None = None, posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Soft float32 mask in [0, 1] at full resolution (h, w): the binary mask, blurred at its border; snapped to the
-    object's edges when the photo (`image`, uint8 h x w x 3) is given and `config.snap` is on.
+    object's edges when the photo (`image`, uint8 h x w x 3) is given and `config.snap` is on; where the target's
+    `posterior` (h', w') is given, only the attention it confirms.
 
     Built at a working size (short side `config.work_side`) and upsampled once, so its cost does not grow with the
     photo; the radii are fractions of the short side, so the shape is the same at any size."""
     small = work_size(size, config.work_side)
     if image is not None and config.snap:
         small_image = image if small == tuple(size) else cv2.resize(image, (small[1], small[0]), interpolation=cv2.INTER_AREA)
-        binary = snapped_mask(small_image, attention, config).astype(np.float32)
+        binary = snapped_mask(small_image, attention, config, posterior).astype(np.float32)
     else:
-        binary = binary_mask(attention, small, config).astype(np.float32)
+        binary = binary_mask(attention, small, config, posterior).astype(np.float32)
     radius = _radius(config.feather, small)
     soft = binary
     if radius:

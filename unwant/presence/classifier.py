@@ -30,6 +30,7 @@ class Presence:
     rivals: list[str]  # the look-alike names it was judged against
     seconds: float = 0.0
     unet_calls: UNetCalls = field(default_factory=UNetCalls)
+    posterior: torch.Tensor | None = None  # (h, w) per latent cell: the target rather than a rival (where it is)
 
     @property
     def present(self) -> bool:
@@ -84,5 +85,6 @@ def presence(pipe, z0: torch.Tensor, target: str, rivals: list[str], config: Pre
     started = time.perf_counter()
     with UNetCallCounter(pipe.unet) as calls:
         embeddings = torch.cat([encode_prompt(pipe, PROMPT_TEMPLATE.format(name=name)) for name in [target, *rivals]])
-        score = top_mean(cell_posterior(cell_errors(pipe, z0, embeddings, config), config), config.top_fraction)
-    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls)
+        posterior = cell_posterior(cell_errors(pipe, z0, embeddings, config), config)
+    score = top_mean(posterior, config.top_fraction)
+    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls, posterior)

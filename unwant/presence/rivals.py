@@ -14,11 +14,30 @@ GENERIC_VOCABULARY = Path(__file__).resolve().parent / "objects.txt"  # everyday
 SYNONYM_SIMILARITY = 0.95  # toy world: the closest two different objects are at 0.91
 
 
+def _names_in(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def own_vocabulary(model_folder: str | Path | None) -> list[str] | None:
+    """The objects a model's folder says it knows (vocabulary.txt), or None when it says nothing (a real checkpoint)."""
+    own = Path(model_folder) / VOCABULARY_FILE if model_folder else None
+    return _names_in(own) if own is not None and own.is_file() else None
+
+
 def load_vocabulary(model_folder: str | Path | None) -> list[str]:
     """The model's own vocabulary.txt when its folder has one, else the generic list of everyday objects."""
-    own = Path(model_folder) / VOCABULARY_FILE if model_folder else None
-    path = own if own is not None and own.is_file() else GENERIC_VOCABULARY
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return own_vocabulary(model_folder) or _names_in(GENERIC_VOCABULARY)
+
+
+def unknown_words(target: str, vocabulary: list[str]) -> list[str]:
+    """The target's words that no name of the vocabulary uses ("cat" to a model of coloured shapes)."""
+    known = {word for name in vocabulary for word in name.casefold().split()}
+    return [word for word in target.split() if word.casefold() not in known]
+
+
+def _kind_of(name: str, target: str) -> bool:
+    """`name` is a kind of `target` when it has every word of it ("red circle" of "red"): the target's own, no rival."""
+    return set(target.casefold().split()) <= set(name.casefold().split())
 
 
 @torch.no_grad()
@@ -30,8 +49,9 @@ def name_embeddings(pipe, names: list[str], template: str) -> torch.Tensor:
 
 
 def nearest_rivals(pipe, target: str, vocabulary: list[str], count: int, template: str) -> list[str]:
-    """The `count` names of the vocabulary closest to the target, leaving out the target itself and its synonyms."""
-    candidates = [n for n in dict.fromkeys(vocabulary) if n.casefold() != target.strip().casefold()]
+    """The `count` names of the vocabulary closest to the target, leaving out the target itself, its own kinds ("red
+    circle" when the target is "red") and its synonyms."""
+    candidates = [n for n in dict.fromkeys(vocabulary) if not _kind_of(n, target)]
     if not candidates or count <= 0:
         return []
     embeddings = name_embeddings(pipe, [target, *candidates], template)
