@@ -41,7 +41,7 @@ def _fail(message: str) -> None:
 # --help in sections, in the order a newcomer needs them; anything not listed falls into the last one
 HELP_SECTIONS = {
     "Input and output": ["output", "overwrite", "save_mask", "save_attention", "concat", "report", "strip_metadata", "max_megapixels"],
-    "Datasets (folders in, folders out)": ["copy_unchanged", "no_verify", "batch_size", "ray_address", "ray_actors"],
+    "Datasets (folders in, folders out)": ["copy_unchanged", "captions", "no_verify", "batch_size", "ray_address", "ray_actors"],
     "Removal and generation": ["targets", "prompt", "preset", "reconstruct", "inversion", "steps", "guidance", "seed", "negative_prompt",
                                "edit_all", "presence_threshold"],
     "Model and device": ["model", "model_config", "device", "dtype", "memory", "allow_unsafe_pickle"],
@@ -97,7 +97,7 @@ class SectionedCommand(OneLineErrors):
 @click.option("--negative-prompt", help="Plain negative prompt for generation and --reconstruct (a baseline; a removal reads none).")
 @click.option("--alpha", type=float, help="SWR strength: singular values s * exp(-alpha s), -0.01 to 10 (default 1.0).")
 @click.option("--no-optimize", is_flag=True, help="SWR only: skip the inference-time attention optimization.")
-@click.option("--mask-threshold", type=float, help="Object mask: attention above this fraction of its maximum, above 0 and up to 1 (default 0.3).")
+@click.option("--mask-threshold", type=float, help="Object mask: attention above this fraction of its maximum, above 0 and up to 1 (default 0.1; each blob is then kept where the presence check finds the target).")
 @click.option("--fill", type=click.Choice(FILLS), default=FILLS[0], show_default=True, help="What goes where the object was: painted in from its surroundings then repainted by the model for texture; the surroundings alone; the model's suppressed image (the paper's; it may draw a neighbour's copy there); or the repaint's start denoised by the suppressed branch with --guidance.")
 @click.option("--no-blend", is_flag=True, help="Return the suppressed branch as is, without keeping the input outside the mask.")
 @click.option("--save-attention", type=click.Path(path_type=Path), help="Write the target's attention maps (original | suppressed) to this image.")
@@ -112,6 +112,7 @@ class SectionedCommand(OneLineErrors):
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--copy-unchanged/--no-copy-unchanged", default=True, show_default=True, help="Batch: copy photos without the target to the output folder as they are, so it holds the whole dataset.")
 @click.option("--edit-all", is_flag=True, help="Edit even where the target seems absent (skips the check before editing; a batch edits every photo). The check also keeps the mask off look-alikes, so it still runs, to place the target.")
+@click.option("--captions/--no-captions", default=True, show_default=True, help="Batch, without --prompt: each photo's own caption where the dataset has one (a .txt beside it, or captions.json, metadata.jsonl or captions.csv in its folder) and it names the target; the report's prompt says which each used.")
 @click.option("--no-verify", is_flag=True, help="Batch: do not look for the target again in the edited photo (no 'check' status, no residual).")
 @click.option("--presence-threshold", type=float, help="A target counts as present above this score (0 to 1), before editing and, in a batch, after (default 0.55, tuned on the toy world: check it on a sample of your own data).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True, help="Batch: photos of one size per UNet forward in the inversion and the loop (faster on a GPU with memory to spare); the same pixels.")
@@ -283,7 +284,7 @@ def _settings(options: dict, folder: bool = False):
                   presence_threshold=options["presence_threshold"])
     if not folder:
         return EditSettings(**chosen)
-    return FolderSettings(**chosen, verify=not options["no_verify"], batch_size=options["batch_size"])
+    return FolderSettings(**chosen, verify=not options["no_verify"], batch_size=options["batch_size"], captions=options["captions"])
 
 
 def entry() -> None:

@@ -33,7 +33,7 @@ MASK_THRESHOLD_RANGE = (0.0, 1.0)  # of the attention's maximum, above 0: at 0 e
 
 
 def check_mask_threshold(threshold: float) -> None:
-    check_number(threshold, "mask threshold", *MASK_THRESHOLD_RANGE, low_open=True, usual="a fraction of the attention's maximum; 0.3 by default")
+    check_number(threshold, "mask threshold", *MASK_THRESHOLD_RANGE, low_open=True, usual="a fraction of the attention's maximum; 0.1 by default")
 
 
 def check_megapixels(limit: float | None) -> None:

@@ -101,7 +101,7 @@ def test_a_target_the_edit_left_is_flagged_for_review(toy):
     """An edit that leaves the photo as it was (a failed removal) must come back as "check", not "ok"."""
     photo = photo_from_any(Image.open(SCENES / "scene-04.png"))
 
-    def no_op(photos, targets):
+    def no_op(photos, targets, caption=None):
         return [EditResult(photo.rgb.copy(), "a blue circle", targets, None, 10, 7.5) for photo in photos]
 
     [outcome] = sanitize(toy, [photo], [TARGET, "red square"], no_op)

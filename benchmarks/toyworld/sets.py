@@ -53,8 +53,9 @@ def _scene_of(rng: np.random.Generator, kinds: list[tuple[str, str]]) -> Scene:
             return Scene(top, bottom, tuple(placed))
 
 
-def twin_scenes(count: int, seed: int = 3201) -> tuple[list[Scene], list[str]]:
-    """Two instances of the target and one other object; the target's name for each."""
+def twin_scenes(count: int, seed: int = 3301) -> tuple[list[Scene], list[str]]:
+    """Two instances of the target and one other object; the target's name for each. (The localisation's settings were
+    chosen on seeds 77 and 3201: the default draws others.)"""
     rng = np.random.default_rng(seed)
     scenes, targets = [], []
     for _ in range(count):
@@ -65,8 +66,9 @@ def twin_scenes(count: int, seed: int = 3201) -> tuple[list[Scene], list[str]]:
     return scenes, targets
 
 
-def lookalike_scenes(count: int, seed: int = 3202) -> tuple[list[Scene], list[str]]:
-    """The target beside a look-alike of its colour and one of its shape, in a shuffled order; the target's name."""
+def lookalike_scenes(count: int, seed: int = 3302) -> tuple[list[Scene], list[str]]:
+    """The target beside a look-alike of its colour and one of its shape, in a shuffled order; the target's name. (Chosen
+    on seeds 78 and 3202.)"""
     rng = np.random.default_rng(seed)
     scenes, targets = [], []
     for _ in range(count):

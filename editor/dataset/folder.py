@@ -15,7 +15,9 @@ from editor.dataset.batch import (REPORT_NAME, SUMMARY_NAME, BatchSummary, alrea
 from editor.dataset.report import write_json
 from editor.dataset.sanitize import Outcome, sanitize
 from editor.loading import ModelSpec, editor_of, spec_of
+from editor.dataset.captions import caption_for
 from editor.settings import EditSettings
+from suppression.tokens import locate_tokens
 from editor.photos.figures import input_mask_result
 from editor.photos.photo_io import Photo, find_images, read_photo
 from editor.photos.writing import WRITE_FORMATS, remove_stale_temporaries
@@ -31,6 +33,7 @@ class FolderSettings(EditSettings):
     must ask the same (or pass `overwrite`): otherwise one folder would mix two edits."""
 
     verify: bool = True  # look again in each edited photo: a target still found gives status "check"
+    captions: bool = True  # with no prompt, each photo's own caption where the dataset has one (editor/dataset/captions.py)
     batch_size: int = 1  # photos of one size per UNet forward: faster on a GPU with memory to spare, the same pixels
 
     def __post_init__(self):
@@ -52,16 +55,36 @@ def edit_photos(editor, settings: FolderSettings, sources: list[Path]) -> list[O
     if settings.reconstruct:
         done = [Outcome("ok", settings.edit(editor, photo, progress=False)) for photo in photos.values()]
     else:
-        def edit(some: list[Photo], targets: list[str]) -> list[EditResult]:  # one progress bar for the batch, not one per photo
-            return editor.remove_batch(some, targets, batch_size=settings.batch_size, **settings.removal_options(progress=False))
+        def edit(some: list[Photo], targets: list[str], caption: str | None) -> list[EditResult]:  # one progress bar for the batch
+            options = settings.removal_options(progress=False) | ({"prompt": caption} if caption else {})
+            return editor.remove_batch(some, targets, batch_size=settings.batch_size, **options)
 
+        captions = {i: own_caption(editor, sources[i], settings) for i in photos}
         done = sanitize(editor, list(photos.values()), list(settings.remove), edit, check_first=settings.check_first,
-                        verify=settings.verify, config=settings.presence_config())
+                        verify=settings.verify, config=settings.presence_config(), captions=[captions[i][0] for i in photos])
+        for i, outcome in zip(photos, done):
+            outcome.caption_from = str(captions[i][1]) if captions[i][1] and outcome.result is not None else None
     for i, outcome in zip(photos, done):
         if settings.concat and outcome.result is not None:
             outcome.result.image = input_mask_result(photos[i].rgb, outcome.result)
         outcomes[i] = outcome
     return outcomes
+
+
+def own_caption(editor, source: Path, settings: FolderSettings) -> tuple[str | None, Path | None]:
+    """The photo's own caption from the dataset (editor/dataset/captions.py) and its file, where the batch has no
+    --prompt and the caption names every target; else (None, None): the batch's prompt."""
+    if settings.prompt is not None or not settings.captions:
+        return None, None
+    caption, where = caption_for(source)
+    if caption is None:
+        return None, None
+    try:
+        locate_tokens(editor.pipe.tokenizer, caption, list(settings.remove))
+    except UnwantError:
+        log.info("%s: its caption (%s) does not name %s; the batch's prompt is used", source, where, " and ".join(settings.remove))
+        return None, None
+    return caption, where
 
 
 def load_and_bind(spec: ModelSpec, settings: FolderSettings) -> tuple[object, Callable[[list[Path]], list[Outcome | Exception]]]:

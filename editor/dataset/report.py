@@ -44,6 +44,7 @@ def record(
             "steps": result.steps,
             "guidance": result.guidance,
             "mask_fraction": result.mask_fraction,
+            "instances": result.instances,
             "seconds": {k: round(v, 3) for k, v in result.timings.items()},
             "unet_forwards": result.unet_calls.forwards,
             "psnr": result.psnr,

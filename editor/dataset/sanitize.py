@@ -23,6 +23,7 @@ class Outcome:
     residual: dict[str, float] = field(default_factory=dict)  # target -> score on the edited photo (empty: not checked)
     threshold: float | None = None  # above it a score means "present"
     seconds: float = 0.0  # of both checks together
+    caption_from: str | None = None  # the file the photo's own caption came from (None: the batch's prompt, or none)
 
 
 def _scores(checks: dict[str, Presence]) -> dict[str, float]:
@@ -33,23 +34,25 @@ def sanitize(
     editor,
     photos: list[Photo],
     targets: list[str],
-    edit: Callable[[list[Photo], list[str]], list[EditResult]],
+    edit: Callable[[list[Photo], list[str], str | None], list[EditResult]],
     *,
     check_first: bool = True,
     verify: bool = True,
     config: PresenceConfig | None = None,
+    captions: list[str | None] | None = None,
 ) -> list[Outcome]:
     """Check each target's presence in each photo (unless `check_first` is off), `edit` the photos for the targets found
-    (photos that hold the same ones in one call, so they can share the model's batches), then check each edited photo
-    for them again (unless `verify` is off)."""
+    with their caption (None: the batch's prompt; photos that hold the same targets and caption in one call, so they can
+    share the model's batches), then check each edited photo for them again (unless `verify` is off)."""
     config = config or PresenceConfig()
+    captions = captions or [None] * len(photos)
     before = [{t: editor.presence(photo, t, config=config) for t in targets} if check_first else {} for photo in photos]
     found = [tuple(t for t in targets if checks[t].present) if check_first else tuple(targets) for checks in before]
     results: dict[int, EditResult] = {}
-    for wanted in dict.fromkeys(found):
+    for wanted, caption in dict.fromkeys(zip(found, captions)):
         if wanted:
-            same = [i for i, f in enumerate(found) if f == wanted]
-            results |= dict(zip(same, edit([photos[i] for i in same], list(wanted))))
+            same = [i for i, f in enumerate(found) if f == wanted and captions[i] == caption]
+            results |= dict(zip(same, edit([photos[i] for i in same], list(wanted), caption)))
     outcomes = []
     for i, checks in enumerate(before):
         seconds = sum(check.seconds for check in checks.values())

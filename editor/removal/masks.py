@@ -2,8 +2,8 @@
 Prompt-to-Prompt's LocalBlend, Hertz et al. 2022, Sec. 3.2).
 
 The targets' cross-attention says where the object is, coarsely (16 x 16 for SD at 512 px) and on look-alikes too; the
-presence check's per-cell posterior (the target rather than a look-alike, unwant/presence) keeps the attention only where
-the target is, every instance of it. That region seeds GrabCut (Rother et al. 2004), which follows the object's own
+presence check's per-cell posterior (the target rather than a look-alike, unwant/presence) keeps the attention blobs
+in which the target is, every instance of it. That region seeds GrabCut (Rother et al. 2004), which follows the object's own
 colours to its edges and corners.
 """
 
@@ -21,16 +21,18 @@ from unwant.sd.errors import check_number
 
 @dataclass(frozen=True)
 class MaskConfig:
-    threshold: float = 0.3  # of the map's maximum, as Prompt-to-Prompt's LocalBlend
+    # attended: over this share of the map's maximum. Prompt-to-Prompt's LocalBlend takes 0.3; a second instance or
+    # a smaller look-alike often peaks under it, and the presence check (below) now decides which blobs are the target
+    threshold: float = 0.1
     dilation: float = 0.08  # dilation radius as a fraction of the image's short side: covers the object's edges
     feather: float = 0.03  # pixel-blend feather radius, fraction of the short side
     latent_blend_from: float = 0.5  # from this fraction of the steps on, outside the mask the latent is the source's
     work_side: int = 512  # masks are built at most this big on the short side, then upsampled once: a 12 MP photo's
     # mask would otherwise be dilated with a 240-pixel disk at full size (29 s); the attention map is 16 x 16 anyway
-    # the target's attention is kept where the presence check's posterior of the target against its look-alikes is
-    # over this: every instance, no look-alike (first world, no caption: the target's blob and no other in 1.00 of 100
-    # scenes, both of two instances in 1.00 of 60; README, "Which object"). None: no check, the strongest blob alone
-    target_posterior: float | None = 0.4
+    # every attention blob in which the presence check's posterior of the target against its look-alikes reaches this
+    # is kept: each instance, no look-alike (chosen on 220 first-world scenes, README "Which object"). None: no check,
+    # the strongest blob alone
+    target_posterior: float | None = 0.5
     peak_share: float = 0.99  # with no posterior, the attention blobs kept: those peaking this close to the strongest;
     # the target's words also light up look-alikes (other squares, other green things), more weakly
     snap: bool = True  # snap the mask to the object's edges with GrabCut; off: the dilated attention blob
@@ -84,18 +86,21 @@ def _resized(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nda
 
 def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
                      posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
-    """Upsample the map to `size` (h, w) and threshold it at a share of its maximum; keep it where the target's
-    `posterior` is over `config.target_posterior`, or, with no posterior or nothing left, the strongest blob: uint8 {0, 1}."""
+    """Upsample the map to `size` (h, w) and threshold it at a share of its maximum; of the blobs, keep each in which
+    the target's `posterior` reaches `config.target_posterior`, or, with no posterior or no blob confirmed, the
+    strongest: uint8 {0, 1}."""
     resized = _resized(attention, size)
     peak = float(resized.max())
     if not peak > 0:
         return np.zeros(size, np.uint8)
-    attended = resized > config.threshold * peak
+    count, labels = cv2.connectedComponents((resized > config.threshold * peak).astype(np.uint8), connectivity=8)
     if posterior is not None and config.target_posterior is not None:
-        region = attended & (_resized(posterior, size) > config.target_posterior)
-        if region.any():
-            return region.astype(np.uint8)
-    count, labels = cv2.connectedComponents(attended.astype(np.uint8), connectivity=8)
+        confirmed = np.zeros(count, np.float32)
+        np.maximum.at(confirmed, labels.ravel(), _resized(posterior, size).ravel())
+        keep = confirmed >= config.target_posterior
+        keep[0] = False  # label 0 is everything under the threshold
+        if keep.any():
+            return keep[labels].astype(np.uint8)
     blob_peaks = np.zeros(count, np.float32)
     np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
     strong = blob_peaks >= config.peak_share * peak

@@ -49,21 +49,22 @@ def training_target(scheduler, z0: torch.Tensor, noise: torch.Tensor, t: torch.T
 
 @torch.no_grad()
 def cell_errors(pipe, z0: torch.Tensor, embeddings: torch.Tensor, config: PresenceConfig) -> torch.Tensor:
-    """(prompts, h, w): each prompt's squared prediction error per latent cell, averaged over the noise levels.
+    """(prompts, h, w): each prompt's squared prediction error per latent cell, averaged over the noise levels and draws.
 
     Every prompt sees the same noisy latents (paired draws): the differences between prompts are the signal. Each
     level's errors are divided by their mean first, so the noisiest level does not drown the others."""
     scheduler = DDIM.of(pipe, 50).sampler
     generator = torch.Generator("cpu").manual_seed(config.seed)
     total = torch.zeros(embeddings.shape[0], *z0.shape[-2:])
-    for fraction in config.timesteps:
+    levels = config.timesteps * config.draws
+    for fraction in levels:
         t = torch.tensor([int(fraction * scheduler.config.num_train_timesteps)])
         noise = torch.randn(z0.shape, generator=generator).to(z0)
         z_t = scheduler.add_noise(z0, noise, t.to(z0.device))
         predicted = model_output(pipe, z_t.expand(embeddings.shape[0], -1, -1, -1), t.to(z0.device), embeddings)
         error = (predicted - training_target(scheduler, z0, noise, t.to(z0.device))).pow(2).mean(1).cpu()
         total += error / error.mean()
-    return total / len(config.timesteps)
+    return total / len(levels)
 
 
 def cell_posterior(errors: torch.Tensor, config: PresenceConfig) -> torch.Tensor:

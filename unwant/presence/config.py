@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from unwant.sd.errors import check_number
+from unwant.sd.errors import UnwantError, check_number
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,9 @@ class PresenceConfig:
     # noise levels the photo is read at, as fractions of the training timesteps, one paired noise draw each. High
     # levels judge shape, the low one colour; on the toy world each level alone gives AUC 0.85-0.92, these four 0.997
     timesteps: tuple[float, ...] = (0.15, 0.5, 0.6, 0.75)
+    # paired noise draws at each level. The score needs one (AUC 0.997); where the target is, cell by cell, needs two:
+    # with one, a look-alike's cells reach the target's posterior in 0.15 of hard scenes (README, "Which object")
+    draws: int = 2
     # the names nearest the target in the text encoder's space (its look-alikes) compete with it for each cell;
     # fewer than 6 let a look-alike that is in the photo go unchallenged (toy world: AUC 0.98 with 4)
     rivals: int = 6
@@ -30,6 +33,8 @@ class PresenceConfig:
         check_number(self.threshold, "presence threshold", 0.0, 1.0, usual="0.55 by default")
         check_number(self.temperature, "presence temperature", 0.0, 100.0, low_open=True)
         check_number(self.top_fraction, "presence top fraction", 0.0, 1.0, low_open=True)
+        if not isinstance(self.draws, int) or self.draws < 1:
+            raise UnwantError(f"presence draws must be a whole number, at least 1, not {self.draws!r}")
 
     def with_(self, **changes) -> "PresenceConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

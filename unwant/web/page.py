@@ -84,7 +84,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
         return editor
 
     @_in_page
-    def remove(photo, targets, caption=None, preset="quality", seed=None, steps=None, mask_threshold=0.3, fill="repaint",
+    def remove(photo, targets, caption=None, preset="quality", seed=None, steps=None, mask_threshold=0.1, fill="repaint",
                inversion=PRESET_INVERSION, progress=gr.Progress(track_tqdm=True)):  # the defaults: the API's too
         """Inputs arrive as sent (preprocess=False): the upload is read by unwant's own photo reader, whose errors name it."""
         path, name = uploaded(photo)
@@ -112,7 +112,7 @@ def build_page(editor: Editor | None, model: str, work: Path, load_error: str | 
                     with gr.Accordion("Advanced", open=False):
                         seed = gr.Number(value=None, precision=0, label="Seed of the repaint's noise (empty: 0)")
                         steps = gr.Number(value=None, precision=0, minimum=1, maximum=MAX_PAGE_STEPS, label="Steps (empty: the preset's)")
-                        mask_threshold = gr.Slider(0.05, 0.95, value=0.3, step=0.05, label="Mask threshold (share of the attention's peak)")
+                        mask_threshold = gr.Slider(0.05, 0.95, value=0.1, step=0.05, label="Mask threshold (share of the attention's peak)")
                         fill = gr.Radio(list(FILLS), value="repaint", label="Fill where the object was")
                         inversion = gr.Dropdown([PRESET_INVERSION, *METHODS], value=PRESET_INVERSION, label="Inversion")
                     run = gr.Button("Remove", variant="primary", elem_id="remove-button")
