@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from editor.removal.masks import MaskConfig
 
 NO_SEAM = MaskConfig(match_seam=False)
+BEFORE = MaskConfig(threshold=0.3, target_posterior=None)  # the strongest attention blob, no presence check
 FILL_VARIANTS = {  # "+seam": the fill matched to the photo at the mask's edge (editor/removal/seam.py, the default)
     "surroundings": {"fill": "surroundings"},  # OpenCV Telea from the pixels around the hole (no VAE: no seam)
     "repaint": {"fill": "repaint", "mask": NO_SEAM},  # Telea, then noised half-way and denoised unconditioned
@@ -15,10 +18,12 @@ FILL_VARIANTS = {  # "+seam": the fill matched to the photo at the mask's edge (
     "model, blend from the start+seam": {"fill": "model", "mask": MaskConfig(latent_blend_from=0.0)},
     "suppressed": {"fill": "suppressed", "mask": NO_SEAM},  # Telea noised half-way, denoised by the suppressed branch, guided
     "suppressed+seam": {"fill": "suppressed"},
-    # localisation ablations on the toy models (latent 16 x 16): the maps at the latent's own size instead of 8 x 8,
-    # every blob peaking over half the strongest instead of the strongest alone, GrabCut's snap off
-    "repaint+seam 16x16 half-peak": {"fill": "repaint", "attention_factor": 1, "mask": MaskConfig(peak_share=0.5)},
-    "suppressed+seam 16x16 half-peak": {"fill": "suppressed", "attention_factor": 1, "mask": MaskConfig(peak_share=0.5)},
-    "repaint+seam 16x16 no-snap": {"fill": "repaint", "attention_factor": 1, "mask": MaskConfig(snap=False)},
-    "repaint+seam no-snap": {"fill": "repaint", "mask": MaskConfig(snap=False)},
+    # localisation (README, "Which object"): before it was chosen, the 8 x 8 maps' strongest blob over 0.3 of the peak,
+    # no presence check; and ablations of that one: the maps at the latent's own size (16 x 16), every blob peaking
+    # over half the strongest, GrabCut's snap off
+    "repaint+seam before": {"fill": "repaint", "attention_factor": 2, "mask": BEFORE, "force": True},
+    "repaint+seam 16x16 half-peak": {"fill": "repaint", "attention_factor": 1, "mask": replace(BEFORE, peak_share=0.5), "force": True},
+    "suppressed+seam 16x16 half-peak": {"fill": "suppressed", "attention_factor": 1, "mask": replace(BEFORE, peak_share=0.5), "force": True},
+    "repaint+seam 16x16 no-snap": {"fill": "repaint", "attention_factor": 1, "mask": replace(BEFORE, snap=False), "force": True},
+    "repaint+seam no-snap": {"fill": "repaint", "attention_factor": 2, "mask": replace(BEFORE, snap=False), "force": True},
 }

@@ -60,9 +60,9 @@ def measure(model: str, device: torch.device, dtype: torch.dtype, steps: int | N
     photo = Image.open(PHOTO).convert("RGB")
     runs: dict[str, Callable] = {
         "generate": lambda: editor.generate(PROMPT, remove=[], seed=0, steps=steps, progress=False),
-        "preset reference": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="reference", steps=steps, fill="model", progress=False),
-        "preset quality": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="quality", steps=steps, progress=False),
-        "preset fast": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="fast", steps=fast_steps, progress=False),
+        "preset reference": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="reference", steps=steps, fill="model", progress=False, force=True),
+        "preset quality": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="quality", steps=steps, progress=False, force=True),
+        "preset fast": lambda: editor.remove(photo, TARGET, prompt=PROMPT, preset="fast", steps=fast_steps, progress=False, force=True),
     }
     editor.generate(PROMPT, remove=[], seed=0, steps=2, progress=False)  # warm-up: kernels, allocator
     rows = []

@@ -71,7 +71,7 @@ def removal_rows(editor, count: int, captions: list[str]) -> list:
             editor.forget_last_photo()
             for k, (method, options) in enumerate(METHODS.items()):
                 started = time.perf_counter()
-                result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset="quality",
+                result = editor.remove(render(scene), target, prompt=scene.caption if captioned else None, preset="quality", force=True,
                                        fill="model", progress=False, **options)
                 seconds[method] += time.perf_counter() - started + (result.timings["invert"] if k else 0.0)
                 images[method].append(np.asarray(result.image.convert("RGB")))

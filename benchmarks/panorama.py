@@ -32,7 +32,7 @@ def _measure(size: tuple[int, int], steps: int, threads: int | None, tiny: bool,
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     photo = (np.random.default_rng(0).random((size[1], size[0], 3)) * 255).astype(np.uint8)
     started = time.perf_counter()
-    editor.remove(photo, "blue square", prompt="a red circle and a blue square", preset="fast", steps=steps, progress=False)
+    editor.remove(photo, "blue square", prompt="a red circle and a blue square", preset="fast", steps=steps, progress=False, force=True)
     queue.put({"working_size": model_size(size, editor.native_size, editor.size_multiple), "seconds": time.perf_counter() - started,
                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "model_mb": loaded})
 

@@ -101,7 +101,7 @@ def _calls_at(steps: int, model: str, iterations: int) -> UNetCalls:
     editor = Editor(build_pipeline(model, tiny=True))
     preset, fill = presets(steps, iterations)["reference"]
     photo = Image.open(PHOTO).convert("RGB").resize((editor.native_size, editor.native_size))
-    return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False).unet_calls
+    return editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False, force=True).unet_calls
 
 
 def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLATE_STEPS, size: int | None = None) -> ModelRow:
@@ -123,7 +123,7 @@ def measure(model: str, steps: int, tiny: bool, extrapolate_to: int = EXTRAPOLAT
     for name, (preset, fill) in presets(steps, 1).items():
         with RssSampler() as rss:
             begin = time.perf_counter()
-            result = editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False)
+            result = editor.remove(photo, TARGET, prompt=PROMPT, preset=preset, fill=fill, progress=False, force=True)
             total = time.perf_counter() - begin
         stage_peaks, clock = {}, begin
         for stage, seconds in result.timings.items():  # the stages run one after the other, in this order

@@ -16,7 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from editor.checks import check_guidance, check_seed, check_steps, check_text
 from editor.loading import DEFAULT_MODEL, ModelSpec, load_pipeline, upcast_vae_if_it_overflows
 from editor.removal.fill import fill_from_surroundings
-from editor.looking import PresenceChecks
+from editor.looking import PresenceChecks, where_targets_are
 from editor.removal.masks import MaskConfig, feathered_mask, instance_count, pixel_blend
 from editor.photos.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset
@@ -126,6 +126,7 @@ class Editor:
     def forget_last_photo(self) -> None:
         """Drop the kept inversion and removal, so the next edit of the same photo pays for its own (what a benchmark times)."""
         self._last_inversion = self._last_branches = None
+        self.checks.forget()
 
     def _branches(self, inverted, plan: Plan, progress: bool, timings: dict) -> tuple[BranchOutput, UNetCalls]:
         """Both branches, or the last removal's where nothing the loop reads has changed; with the calls a reuse did
@@ -286,9 +287,8 @@ class Editor:
         with timed(timings, "decode"):
             edited = from_model(self.decode(branches.suppressed), photo.size) if removal.suppress else None
             rgb = np.asarray(photo.rgb)
-            posteriors = [check.posterior for check in looked.values() if check.posterior is not None]
-            posterior = torch.stack(posteriors).amax(0).numpy() if posteriors else None  # any target's place
-            soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb, posterior=posterior)
+            soft = feathered_mask(branches.target_maps.numpy(), rgb.shape[:2], removal.mask, image=rgb,
+                                  posterior=where_targets_are(looked))
         if removal.blend:
             with timed(timings, "fill"):
                 if removal.fill == "model":
@@ -305,7 +305,8 @@ class Editor:
     def _removal_result(self, image: Image.Image, soft: np.ndarray, removal: RemovalRequest, seed, timings, calls, branches,
                         looked: dict[str, Presence]) -> EditResult:
         mask_image = Image.fromarray(np.round(soft * 255).astype(np.uint8), "L")
-        instances = instance_count(soft, tuple(branches.target_maps.shape), removal.mask) if branches is not None else 0
+        instances = 0 if branches is None or not soft.any() else instance_count(branches.target_maps.numpy(), soft.shape, removal.mask,
+                                                                                  where_targets_are(looked))
         return result_from(image, removal.prompt, removal.targets, seed, removal.steps, removal.guidance, timings, calls, branches,
                            mask=mask_image, inversion=removal.inversion, presence=looked, instances=instances)
 
@@ -343,18 +344,19 @@ class Editor:
         removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
+        with timed(timings, "look"):
+            looked = self.look(photo, removal, force, presence)
+        looking = sum((check.unet_calls for check in looked.values()), UNetCalls())  # a check kept from before included
+        if looked and not force and not any(check.present and not self.checks.unknown_words(target) for target, check in looked.items()):
+            nothing = np.zeros(photo.rgb.size[::-1], np.float32)  # absent, or a word the model was never taught
+            result = self._removal_result(finish(photo.rgb, photo, nothing), nothing, removal, seed, timings, looking, None, looked)
+            return replace(result, absent=True)
         with UNetCallCounter(self.pipe.unet) as calls:
-            with timed(timings, "look"):
-                looked = self.look(photo, removal, force, presence)
-            if looked and not force and not any(check.present and not self.checks.unknown_words(target) for target, check in looked.items()):
-                nothing = np.zeros(photo.rgb.size[::-1], np.float32)  # absent, or a word the model was never taught
-                result = self._removal_result(finish(photo.rgb, photo, nothing), nothing, removal, seed, timings, replace(calls), None, looked)
-                return replace(result, absent=True)
             cond, inverted, cached = self.prepare_inversion(photo, removal.prompt, removal.inversion, removal.steps, guidance, progress,
                                                             timings, removal.null_text_iterations)
             branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
             image, soft = self._finish_removal(photo, branches, inverted, removal, timings, cond, seed, looked)
-        calls = calls_with_inversion(calls, inverted, cached) + reused
+        calls = calls_with_inversion(calls, inverted, cached) + reused + looking
         return self._removal_result(image, soft, removal, seed, timings, calls, branches, looked)
 
     def remove_batch(self, images: list, target: str | list[str], *, batch_size: int = 4, prompt: str | None = None,
@@ -392,5 +394,6 @@ class Editor:
                 timings[i] |= {stage: seconds / len(chunk) for stage, seconds in shared.items()}
                 with UNetCallCounter(self.pipe.unet) as own:
                     image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i], cond, seed, looked[i])
-                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own, photo_branches, looked[i])
+                looking = sum((check.unet_calls for check in looked[i].values()), UNetCalls())
+                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own + looking, photo_branches, looked[i])
         return results

@@ -10,6 +10,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from unwant.presence import Presence, PresenceConfig, presence
@@ -17,6 +18,12 @@ from unwant.presence.classifier import PROMPT_TEMPLATE
 from unwant.presence.rivals import load_vocabulary, nearest_rivals, own_vocabulary, unknown_words
 
 KEPT_CHECKS = 64  # checks kept for reuse: a batch's chunk of photos times its targets, with room to spare
+
+
+def where_targets_are(checks: dict[str, Presence]) -> np.ndarray | None:
+    """(h, w) per latent cell: the highest of the targets' posteriors (any target's place), or None without checks."""
+    posteriors = [check.posterior for check in checks.values() if check.posterior is not None]
+    return torch.stack(posteriors).amax(0).numpy() if posteriors else None
 
 
 class PresenceChecks:
@@ -47,6 +54,10 @@ class PresenceChecks:
         if key not in self._rivals:
             self._rivals[key] = nearest_rivals(self.pipe, target, self.vocabulary, count, PROMPT_TEMPLATE)
         return self._rivals[key]
+
+    def forget(self) -> None:
+        """Drop the kept checks (a benchmark times each edit with its own)."""
+        self._kept.clear()
 
     def check(self, z0: torch.Tensor, target: str, rivals: list[str] | None, config: PresenceConfig) -> Presence:
         """`target`'s presence in the photo whose latent is z0; the same photo, target and settings again cost nothing."""

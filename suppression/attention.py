@@ -22,12 +22,23 @@ def layer_factor(name: str, n_blocks: int) -> int:
 
 
 def default_attention_factor(unet: UNet2DConditionModel) -> int:
-    """1/4 of the latent where the down/up blocks have cross-attention there (SD: 16 x 16 of 64 x 64); otherwise their
-    finest cross-attention resolution (the toy models: 16 x 16, the latent's own; at 8 x 8 a second instance or the
-    far lens of a pair of sunglasses is lost: README, "Which object")."""
-    n = len(unet.config.block_out_channels)
-    factors = {layer_factor(name, n) for name in unet.attn_processors if "attn2" in name and not name.startswith("mid_block")}
+    """1/4 of the latent where the down/up blocks have cross-attention there (SD: 16 x 16 of 64 x 64);
+    otherwise their coarsest cross-attention resolution (the toy model: 8 x 8 of 16 x 16)."""
+    factors = _cross_attention_factors(unet)
+    return 4 if 4 in factors else max(factors)
+
+
+def localisation_factor(unet: UNet2DConditionModel) -> int:
+    """Where a removal reads the target's maps for its mask: as `default_attention_factor` where the UNet has 1/4 of
+    the latent (SD), else its finest cross-attention (the toy models: 16 x 16; at 8 x 8 a second instance merges into
+    its neighbour's cell: README, "Which object"). Generation's ITO keeps the default."""
+    factors = _cross_attention_factors(unet)
     return 4 if 4 in factors else min(factors)
+
+
+def _cross_attention_factors(unet: UNet2DConditionModel) -> set[int]:
+    n = len(unet.config.block_out_channels)
+    return {layer_factor(name, n) for name in unet.attn_processors if "attn2" in name and not name.startswith("mid_block")}
 
 
 def recorded_layers(unet: UNet2DConditionModel, factor: int) -> list[str]:

@@ -91,7 +91,7 @@ def test_realsize_and_gpu_benchmarks_run_at_tiny_size(tmp_path):
     realsize.main(["--tiny", "--models", "sd21", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "r.json")])
     (row,) = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert row["attention_map"] == "4x4" and set(row["presets"]) == {"reference", "fast"}
-    assert set(row["presets"]["reference"]["stage_peak_rss_gb"]) == {"encode", "invert", "suppress", "decode", "fill"}
+    assert set(row["presets"]["reference"]["stage_peak_rss_gb"]) == {"look", "encode", "invert", "suppress", "decode", "fill"}
     assert row["reference_extrapolated_calls"]["backwards"] > 0 and row["reference_extrapolated_seconds"] >= 0
     # SDXL at another working size than its own, as its real-size row is measured
     realsize.main(["--tiny", "--models", "sdxl", "--size", "96", "--steps", "2", "--extrapolate-to", "3", "--threads", "1", "--json", str(tmp_path / "x.json")])

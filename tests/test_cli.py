@@ -44,6 +44,8 @@ def edit(tiny_model):
 
     def run(*args, model: bool = True):
         extra = ["--model", str(tiny_model), "--device", "cpu"] if model else []
+        if model and "--remove" in args and "--edit-all" not in args:
+            extra.append("--edit-all")  # random weights: the presence check means nothing (tests/test_localisation.py tests it)
         return CliRunner().invoke(cli.main, [str(a) for a in args] + extra)
 
     return run
@@ -218,7 +220,8 @@ def test_reconstruct_prints_psnr(edit, tmp_path):
 def on_the_toy_model(edit, *args):
     """`edit ARGS` with the toy-world model at 10 steps: the tiny model's random attention is the same everywhere, so
     its mask covers the whole photo at any threshold."""
-    return edit(*args, "--steps", 10, "--model", "toyworld", "--device", "cpu", model=False)
+    # --edit-all: the drawn photo is no toy-world scene, and the toy model's check calls its blue square absent (0.38)
+    return edit(*args, "--steps", 10, "--model", "toyworld", "--device", "cpu", "--edit-all", model=False)
 
 
 def test_no_blend_returns_the_suppressed_branch_as_it_is(edit, tmp_path):

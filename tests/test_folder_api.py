@@ -93,7 +93,7 @@ def test_an_editor_knows_how_to_load_itself_again(toy_pipe):
 @pytest.fixture
 def nothing_located(monkeypatch):
     """The removal's mask comes out empty, as when the attention finds nothing to snap to."""
-    monkeypatch.setattr("editor.editor.feathered_mask", lambda attention, size, config, image=None: np.zeros(size, np.float32))
+    monkeypatch.setattr("editor.editor.feathered_mask", lambda attention, size, config, image=None, posterior=None: np.zeros(size, np.float32))
 
 
 def test_a_single_edit_that_locates_nothing_fails_in_one_line_and_writes_nothing(nothing_located, tmp_path):

@@ -39,14 +39,11 @@ def test_with_no_cell_confirmed_the_strongest_blob_is_taken():
     assert region[:, :32].sum() > 0 and region[:, 32:].sum() == 0
 
 
-def test_instances_are_blobs_more_than_one_attention_cell_apart():
-    mask = np.zeros(SIZE, np.float32)
-    mask[10:20, 5:15] = mask[10:20, 40:50] = 1.0
-    assert instance_count(mask, (16, 16), MaskConfig()) == 2
-    lenses = np.zeros(SIZE, np.float32)
-    lenses[30:36, 10:20] = lenses[30:36, 22:32] = 1.0  # two pieces 2 pixels apart, half a 4-pixel cell: one object
-    assert instance_count(lenses, (16, 16), MaskConfig()) == 1
-    assert instance_count(np.zeros(SIZE, np.float32), (16, 16), MaskConfig()) == 0
+def test_instances_are_the_attention_blobs_kept():
+    both = np.full((8, 8), 0.9, np.float32)
+    assert instance_count(two_blobs(1.0, 0.6), SIZE, MaskConfig(), posterior=both) == 2
+    assert instance_count(two_blobs(1.0, 0.6), SIZE, MaskConfig()) == 1  # no check: the strongest blob alone
+    assert instance_count(np.zeros((8, 8), np.float32), SIZE, MaskConfig(), posterior=both) == 0
 
 
 def test_words_outside_a_vocabulary_are_named():

@@ -27,7 +27,8 @@ def tiny_model(tmp_path_factory, tiny_pipe) -> Path:
 @pytest.fixture
 def edit(tiny_model):
     def run(*args):
-        return CliRunner().invoke(cli.main, [str(a) for a in args] + ["--model", str(tiny_model), "--device", "cpu"])
+        extra = ["--edit-all"] if "--remove" in args and "--edit-all" not in args else []  # random weights: no check
+        return CliRunner().invoke(cli.main, [str(a) for a in args] + ["--model", str(tiny_model), "--device", "cpu", *extra])
 
     return run
 

@@ -55,12 +55,12 @@ def test_direct_inversion_preset_counts(editor, name):
     preset = PRESETS[name]
     assert preset.inversion == "direct"
     editor.forget_last_photo()
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, progress=False)
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, progress=False, force=True)
     # direct inversion: one conditional forward per step to build the pivots; with the default fill no suppressed
     # branch runs: the loop is one conditional forward a step, for the targets' attention (the snap discards any
     # prediction); the repaint, one unguided forward for each of its steps
     fill = repaint_steps(preset.steps)
-    calls = result.unet_calls
+    calls = result.unet_calls - result.presence["blue square"].unet_calls  # the check before it: tests/test_localisation.py
     assert (calls.forwards, calls.rows, calls.backwards) == (2 * preset.steps + fill, 2 * preset.steps + fill, 0)
     assert fill == preset.steps // 2
     assert result.attention is not None and result.suppressed_attention is None
@@ -71,9 +71,9 @@ def test_direct_inversion_preset_counts(editor, name):
 def test_the_suppressed_branch_runs_when_its_pixels_are_the_output(editor, name, fill, blend):
     image = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
     preset = PRESETS[name]
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, fill=fill, blend=blend, progress=False)
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, fill=fill, blend=blend, progress=False, force=True)
     forwards, rows, backwards = expected_sampling(preset.steps, preset.suppression)
-    calls = result.unet_calls
+    calls = result.unet_calls - result.presence["blue square"].unet_calls
     assert (calls.forwards, calls.rows, calls.backwards) == (forwards + preset.steps, rows + preset.steps, backwards)
     assert result.suppressed_attention is not None
 
@@ -107,9 +107,9 @@ def test_reference_preset_counts_are_bounded(editor):
     assert preset.inversion == "null-text"
     steps = 10  # the preset's settings at fewer steps, to keep the test fast
     editor.forget_last_photo()
-    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, steps=steps, progress=False)
+    result = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset=name, steps=steps, progress=False, force=True)
     inner = preset.null_text_iterations
-    inversion = result.unet_calls.forwards - steps - repaint_steps(steps)
+    inversion = (result.unet_calls - result.presence["blue square"].unet_calls).forwards - steps - repaint_steps(steps)
     # null-text: T pivots, then per step one conditional forward, at most `inner` optimisation forwards and one final step
     assert 2 * steps <= inversion <= steps * (3 + inner)
     assert steps <= result.unet_calls.backwards <= steps * inner  # at least one gradient forward per null-text step
@@ -117,11 +117,11 @@ def test_reference_preset_counts_are_bounded(editor):
 
 def test_a_reused_inversion_still_counts(editor):
     image = (np.random.default_rng(1).random((32, 32, 3)) * 255).astype(np.uint8)
-    first = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
-    again = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False)
+    first = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False, force=True)
+    again = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False, force=True)
     assert again.unet_calls == first.unet_calls  # the reused inversion's and the reused branches' calls included
     assert again.timings["suppress"] == first.timings["suppress"]
-    other_fill = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False, fill="surroundings")
+    other_fill = editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", progress=False, force=True, fill="surroundings")
     assert other_fill.unet_calls.forwards == first.unet_calls.forwards - repaint_steps(PRESETS["fast"].steps)
     assert np.array_equal(np.asarray(first.image), np.asarray(again.image))
 
@@ -136,12 +136,12 @@ def test_an_explicit_empty_target_list_turns_negation_reading_off(editor):
 def test_a_target_before_other_words_is_warned_about_once_with_the_papers_rows(editor, caplog):
     image = np.full((64, 64, 3), 200, np.uint8)
     with caplog.at_level(logging.WARNING, logger="unwant"):
-        editor.remove(image, "red circle", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False)
+        editor.remove(image, "red circle", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False, force=True)
         assert not caplog.records  # by default SWR covers the words after the target: nothing to warn about
         for _ in range(2):
-            editor.remove(image, "red circle", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False,
+            editor.remove(image, "red circle", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False, force=True,
                           suppress_words_after=False)
-        editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False,
+        editor.remove(image, "blue square", prompt="a red circle and a blue square", preset="fast", steps=2, progress=False, force=True,
                       suppress_words_after=False)
     notes = [r.getMessage() for r in caplog.records if "end of the prompt" in r.getMessage()]
     assert len(notes) == 1 and "'and a blue square'" in notes[0]

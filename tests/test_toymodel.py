@@ -89,8 +89,8 @@ def test_remove_through_the_api_returns_a_full_result(toy):
     # the mask covers the object (and its feathered edge), not the picture: between its area and four times it
     area = float(object_mask(scene.objects[0]).mean())
     assert result.mask.size == image.size and area < result.mask_fraction < 4 * area
-    assert result.attention.shape == (8, 8) and result.inversion == "direct"
-    assert set(result.timings) == {"encode", "invert", "suppress", "decode", "fill"}
+    assert result.attention.shape == (16, 16) and result.inversion == "direct"  # the latent's own size (README, "Which object")
+    assert set(result.timings) == {"look", "encode", "invert", "suppress", "decode", "fill"} and result.instances == 1
 
 
 def removal_scores(scenes, targets, images: list[Image.Image]) -> tuple[int, int, int]:

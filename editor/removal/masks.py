@@ -24,6 +24,8 @@ class MaskConfig:
     # attended: over this share of the map's maximum. Prompt-to-Prompt's LocalBlend takes 0.3; a second instance or
     # a smaller look-alike often peaks under it, and the presence check (below) now decides which blobs are the target
     threshold: float = 0.1
+    seed_share: float = 0.3  # of each kept blob, what seeds GrabCut: its pixels over this share of its own peak (a blob
+    # cut at 0.1 reaches into the background, and GrabCut would learn the background's colours as the object's)
     dilation: float = 0.08  # dilation radius as a fraction of the image's short side: covers the object's edges
     feather: float = 0.03  # pixel-blend feather radius, fraction of the short side
     latent_blend_from: float = 0.5  # from this fraction of the steps on, outside the mask the latent is the source's
@@ -45,7 +47,7 @@ class MaskConfig:
         check_mask_threshold(self.threshold)
         if self.target_posterior is not None:
             check_number(self.target_posterior, "mask target posterior", 0.0, 1.0)
-        for name in ("dilation", "feather", "context", "edge", "latent_blend_from", "peak_share"):
+        for name in ("dilation", "feather", "context", "edge", "latent_blend_from", "peak_share", "seed_share"):
             check_number(getattr(self, name), f"mask {name.replace('_', ' ')}", 0.0, 1.0)
 
     def in_the_loop(self) -> MaskConfig:
@@ -84,40 +86,43 @@ def _resized(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nda
     return cv2.resize(values, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
-                     posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
-    """Upsample the map to `size` (h, w) and threshold it at a share of its maximum; of the blobs, keep each in which
-    the target's `posterior` reaches `config.target_posterior`, or, with no posterior or no blob confirmed, the
-    strongest: uint8 {0, 1}."""
+def _kept_blobs(attention, size: tuple[int, int], config: MaskConfig, posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The map at `size`, its blobs over `config.threshold` of its peak (labels), which of them are kept, and each one's
+    peak: every blob in which the target's `posterior` reaches `config.target_posterior`, or, with no posterior or no
+    blob confirmed, the strongest."""
     resized = _resized(attention, size)
-    peak = float(resized.max())
-    if not peak > 0:
-        return np.zeros(size, np.uint8)
-    count, labels = cv2.connectedComponents((resized > config.threshold * peak).astype(np.uint8), connectivity=8)
+    count, labels = cv2.connectedComponents((resized > config.threshold * float(resized.max())).astype(np.uint8), connectivity=8)
+    blob_peaks = np.zeros(count, np.float32)
+    np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
+    keep = np.zeros(count, bool)
     if posterior is not None and config.target_posterior is not None:
         confirmed = np.zeros(count, np.float32)
         np.maximum.at(confirmed, labels.ravel(), _resized(posterior, size).ravel())
         keep = confirmed >= config.target_posterior
         keep[0] = False  # label 0 is everything under the threshold
-        if keep.any():
-            return keep[labels].astype(np.uint8)
-    blob_peaks = np.zeros(count, np.float32)
-    np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
-    strong = blob_peaks >= config.peak_share * peak
-    strong[0] = False  # label 0 is everything under the threshold
-    return strong[labels].astype(np.uint8)
+    if not keep.any():
+        keep = blob_peaks >= config.peak_share * float(resized.max())
+        keep[0] = False
+    return resized, labels, keep, blob_peaks
 
 
-def instance_count(soft: np.ndarray, map_shape: tuple[int, int], config: MaskConfig) -> int:
-    """How many separate objects a removal mask covers: its blobs at the working size, those less than one attention
-    cell apart (the two lenses of one pair of sunglasses) counted as one."""
-    small = work_size(soft.shape[:2], config.work_side)
-    binary = (cv2.resize(soft, (small[1], small[0]), interpolation=cv2.INTER_AREA) > 0.5).astype(np.uint8)
-    if not binary.any():
-        return 0
-    cell = min(small) // max(1, min(map_shape))
-    joined = cv2.dilate(binary, _disk(cell // 2)) if cell > 1 else binary
-    return cv2.connectedComponents(joined, connectivity=8)[0] - 1
+def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
+                     posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
+    """Where the object is, from its attention map upsampled to `size` (h, w): the blobs kept (`_kept_blobs`), each
+    cut to its pixels over `config.seed_share` of its own peak: uint8 {0, 1}."""
+    resized, labels, keep, blob_peaks = _kept_blobs(attention, size, config, posterior)
+    if not resized.max() > 0:
+        return np.zeros(size, np.uint8)
+    return (keep[labels] & (resized > config.seed_share * blob_peaks[labels])).astype(np.uint8)
+
+
+def instance_count(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
+                   posterior: torch.Tensor | np.ndarray | None = None) -> int:
+    """How many separate objects a removal takes: the attention blobs kept, at the working size. Counted before
+    GrabCut and the edge growth, which join objects a few pixels apart (first world, two instances: the count right in
+    0.98 of scenes against 0.67 from the final mask)."""
+    resized, _, keep, _ = _kept_blobs(attention, work_size(size, config.work_side), config, posterior)
+    return int(keep.sum()) if resized.max() > 0 else 0
 
 
 def binary_mask(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,

@@ -12,6 +12,7 @@ from editor.presets import preset_settings
 from editor.removal.masks import MaskConfig
 from editor.removal.sampler import Plan
 from suppression.config import SuppressionConfig
+from suppression.attention import localisation_factor
 from suppression.pooled import suppressed_pooled
 from suppression.tokens import locate_tokens
 from unwant.sd.errors import UnwantError
@@ -47,6 +48,8 @@ def resolve_removal(pipe, target, prompt, preset, inversion, steps, guidance, bl
     check_steps(steps), check_guidance(guidance), check_fill(fill), check_text(prompt, "the prompt", empty=True)
     prompt = prompt or default_prompt(targets)
     config = (config or settings.suppression).with_(**options)
+    if config.attention_factor is None:  # the mask's maps as fine as the UNet has them (toy models: 16 x 16)
+        config = config.with_(attention_factor=localisation_factor(pipe.unet))
     layout = locate_tokens(pipe.tokenizer, prompt, targets)
     removal = RemovalRequest(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
                              config, mask or MaskConfig(), blend, fill, settings.null_text_iterations)

@@ -16,6 +16,9 @@ class UNetCalls:
     def __add__(self, other: UNetCalls) -> UNetCalls:
         return UNetCalls(self.forwards + other.forwards, self.rows + other.rows, self.backwards + other.backwards)
 
+    def __sub__(self, other: UNetCalls) -> UNetCalls:
+        return UNetCalls(self.forwards - other.forwards, self.rows - other.rows, self.backwards - other.backwards)
+
 
 class UNetCallCounter:
     """Context manager: `with UNetCallCounter(unet) as calls: ...` then read calls.forwards / calls.rows."""
