@@ -22,6 +22,7 @@ FILL_VARIANTS = {  # "+seam": the fill matched to the photo at the mask's edge (
     # no presence check; and ablations of that one: the maps at the latent's own size (16 x 16), every blob peaking
     # over half the strongest, GrabCut's snap off
     "repaint+seam before": {"fill": "repaint", "attention_factor": 2, "mask": BEFORE, "force": True},
+    "repaint+seam edit-all": {"fill": "repaint", "force": True},  # the default with no presence gate (--edit-all)
     "repaint+seam 16x16 half-peak": {"fill": "repaint", "attention_factor": 1, "mask": replace(BEFORE, peak_share=0.5), "force": True},
     "suppressed+seam 16x16 half-peak": {"fill": "suppressed", "attention_factor": 1, "mask": replace(BEFORE, peak_share=0.5), "force": True},
     "repaint+seam 16x16 no-snap": {"fill": "repaint", "attention_factor": 1, "mask": replace(BEFORE, snap=False), "force": True},

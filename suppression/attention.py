@@ -31,7 +31,8 @@ def default_attention_factor(unet: UNet2DConditionModel) -> int:
 def localisation_factor(unet: UNet2DConditionModel) -> int:
     """Where a removal reads the target's maps for its mask: as `default_attention_factor` where the UNet has 1/4 of
     the latent (SD), else its finest cross-attention (the toy models: 16 x 16; at 8 x 8 a second instance merges into
-    its neighbour's cell: README, "Which object"). Generation's ITO keeps the default."""
+    its neighbour's cell: README, "Which object"). Where the suppressed branch runs (generation, fill="model"), ITO's
+    losses read the maps, and they keep the default."""
     factors = _cross_attention_factors(unet)
     return 4 if 4 in factors else min(factors)
 

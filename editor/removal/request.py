@@ -48,8 +48,8 @@ def resolve_removal(pipe, target, prompt, preset, inversion, steps, guidance, bl
     check_steps(steps), check_guidance(guidance), check_fill(fill), check_text(prompt, "the prompt", empty=True)
     prompt = prompt or default_prompt(targets)
     config = (config or settings.suppression).with_(**options)
-    if config.attention_factor is None:  # the mask's maps as fine as the UNet has them (toy models: 16 x 16)
-        config = config.with_(attention_factor=localisation_factor(pipe.unet))
+    if config.attention_factor is None and blend and fill != "model":  # the maps feed the mask alone, not ITO's losses:
+        config = config.with_(attention_factor=localisation_factor(pipe.unet))  # as fine as the UNet has them (toy: 16 x 16)
     layout = locate_tokens(pipe.tokenizer, prompt, targets)
     removal = RemovalRequest(targets, prompt, layout, inversion or settings.inversion, settings.steps if steps is None else steps, guidance,
                              config, mask or MaskConfig(), blend, fill, settings.null_text_iterations)

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from editor import Editor
+from editor.files import absent_line
 from editor.photos.figures import attention_figure
 from editor.settings import EditSettings
 from editor.photos.photo_io import photo_from_any
@@ -96,6 +97,8 @@ def remove_in_page(editor: Editor, photo: str | None, targets: str, caption: str
                             steps=_page_steps(steps), fill=fill, mask_threshold=None if mask_threshold is None else float(mask_threshold),
                             max_megapixels=max_megapixels)  # what the command line checks, checked the same way
     result = settings.edit(editor, source, progress=True)
+    if result.absent:  # the page has no --edit-all: the command line does it
+        raise UnwantError(absent_line(editor, result, name).replace("--edit-all", "the command line's --edit-all"))
     if result.found is False:
         raise UnwantError(f"could not find {' or '.join(repr(t) for t in names)} in {name}; give a caption, or a lower mask threshold")
     download = write_image(result.image, _work_folder(root) / f"{Path(name).stem}.edited.png")
