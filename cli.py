@@ -111,7 +111,7 @@ class SectionedCommand(OneLineErrors):
 @click.option("--max-megapixels", type=float, default=50.0, show_default=True, help="Refuse larger photos (0.001 to 1000).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (batch: redo them).")
 @click.option("--copy-unchanged/--no-copy-unchanged", default=True, show_default=True, help="Batch: copy photos without the target to the output folder as they are, so it holds the whole dataset.")
-@click.option("--edit-all", is_flag=True, help="Edit even where the target seems absent (skips the check before editing; a batch edits every photo). The check also keeps the mask off look-alikes, so it still runs, to place the target.")
+@click.option("--edit-all", is_flag=True, help="Edit even where the target seems absent (a batch: every photo). The presence check still runs: it places the target for the mask.")
 @click.option("--captions/--no-captions", default=True, show_default=True, help="Batch, without --prompt: each photo's own caption where the dataset has one (a .txt beside it, or captions.json, metadata.jsonl or captions.csv in its folder) and it names the target; the report's prompt says which each used.")
 @click.option("--no-verify", is_flag=True, help="Batch: do not look for the target again in the edited photo (no 'check' status, no residual).")
 @click.option("--presence-threshold", type=float, help="A target counts as present above this score (0 to 1), before editing and, in a batch, after (default 0.55, tuned on the toy world: check it on a sample of your own data).")
