@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks.fill_variants import FILL_VARIANTS
 from benchmarks.regions import psnr_where, seam_band
-from benchmarks.options import choice_list
+from benchmarks.options import CAPTIONS, choice_list, cpu_editor
 
 
 def truth_without(scene, target: str):
@@ -65,19 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toyworld")
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--variants", type=choice_list(tuple(FILL_VARIANTS), "variant"), default=",".join(FILL_VARIANTS))
-    parser.add_argument("--captions", choices=("both", "no", "yes"), default="both")
+    parser.add_argument("--captions", choices=tuple(CAPTIONS), default="both")
     parser.add_argument("--preset", default="quality")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    import torch
-
-    from editor import Editor
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
-    captions = {"both": (False, True), "no": (False,), "yes": (True,)}[args.captions]
-    rows = fill_rows(editor, args.count, args.variants, args.preset, captions)
+    rows = fill_rows(cpu_editor(args.model, args.threads), args.count, args.variants, args.preset, CAPTIONS[args.captions])
     print("\n| fill | caption | scenes | exact | hole PSNR (dB) | seam PSNR (dB) | s / scene |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['fill']} | {'yes' if r['caption'] else 'no'} | {r['scenes']} | {r['exact']:.2f} | {r['hole_psnr']:.1f} | "

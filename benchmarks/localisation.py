@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from benchmarks.quality_rows import _names_array, exact_removals, pixel_scores
+from benchmarks.options import cpu_editor
+from benchmarks.quality_rows import _names_array, _removal_targets, exact_removals, pixel_scores
 from benchmarks.toyworld.sets import lookalike_scenes, removal_scenes, twin_scenes
 from benchmarks.toyworld.world import COLOURS, SHAPES, render
 from editor.removal.masks import MaskConfig
@@ -90,15 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
-    import torch
-
-    from benchmarks.quality_rows import _removal_targets
-    from editor import Editor
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
-    sets = [("held-out scenes", *_removal_targets(args.count), False), ("held-out scenes", *_removal_targets(args.count), True),
+    editor = cpu_editor(args.model, args.threads)
+    held_out = _removal_targets(args.count)
+    sets = [("held-out scenes", *held_out, False), ("held-out scenes", *held_out, True),
             ("target beside a same-colour and a same-shape look-alike", *lookalike_scenes(args.hard), False),
             ("two instances of the target", *twin_scenes(args.hard), False)]
     rows = [removal_row(editor, method, label, scenes, targets, captioned, args.preset)

@@ -6,6 +6,21 @@ import argparse
 from collections.abc import Callable, Sequence
 
 
+CAPTIONS = {"both": (False, True), "no": (False,), "yes": (True,)}  # --captions: removals without a caption, with one
+
+
+def cpu_editor(model: str, threads: int | None = None):
+    """`model` on the CPU in float32, as the toy-world benchmarks measure it; `threads`: torch's intra-op threads
+    (None: torch's default). torch loads here, not at import: `--help` answers without it."""
+    import torch
+
+    from editor import Editor
+
+    if threads:
+        torch.set_num_threads(threads)
+    return Editor.from_pretrained(model, device="cpu", dtype="float32")
+
+
 def choice_list(choices: Sequence[str], kind: str) -> Callable[[str], list[str]]:
     """argparse type: a comma-separated subset of `choices`; an unknown name is refused with the list."""
 

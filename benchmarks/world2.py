@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict
 
 from benchmarks.fill_variants import FILL_VARIANTS
-from benchmarks.options import choice_list
+from benchmarks.options import CAPTIONS, choice_list, cpu_editor
 
 SECTIONS = ("removal", "generation", "figure1", "reconstruction")
 TASKS = ("sunglasses", "glasses", "hat", "texture", "shadow")  # benchmarks/toyworld2/cases.py
@@ -32,20 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", type=choice_list(TASKS, "task"), default=",".join(TASKS), help="removal tasks")
     parser.add_argument("--methods", type=choice_list(METHODS, "method"), default="repaint+seam,surroundings,model+seam,suppressed+seam,negative prompt",
                         help=f"removal fills and the baseline, of: {', '.join(METHODS)}")
-    parser.add_argument("--captions", choices=("both", "no", "yes"), default="both", help="removal without a caption, with one, or both")
+    parser.add_argument("--captions", choices=tuple(CAPTIONS), default="both", help="removal without a caption, with one, or both")
     parser.add_argument("--preset", default="quality", help="the removal preset (default quality, the tool's default)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args(argv)
-    import torch
-
     from benchmarks.toyworld2.rows import figure1_rows, generation_rows, markdown, reconstruction_rows, removal_rows
-    from editor import Editor
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    editor = Editor.from_pretrained(args.model, device="cpu", dtype="float32")
-    captions = {"both": (False, True), "no": (False,), "yes": (True,)}[args.captions]
+    editor = cpu_editor(args.model, args.threads)
+    captions = CAPTIONS[args.captions]
     rows = []
     if "removal" in args.only:
         rows += removal_rows(editor, args.tasks, args.count, args.methods, args.preset, captions)

@@ -16,7 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio
 from editor.checks import check_guidance, check_seed, check_steps, check_text
 from editor.loading import DEFAULT_MODEL, ModelSpec, load_pipeline, upcast_vae_if_it_overflows
 from editor.removal.fill import fill_from_surroundings
-from editor.looking import PresenceChecks, where_targets_are
+from editor.looking import PresenceChecks, cost_of, where_targets_are
 from editor.removal.masks import MaskConfig, feathered_mask, instance_count, pixel_blend
 from editor.photos.photo_io import Photo, finish, from_model, photo_from_any, to_model
 from editor.presets import Preset
@@ -100,12 +100,11 @@ class Editor:
         image = decode_latents(self.pipe, z)[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(np.round((image + 1) * 127.5).clip(0, 255).astype(np.uint8))
 
-    def prepare_inversion(
-        self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict, null_text_iterations: int = 10
-    ):
-        """Encode the photo and the prompt, then invert (cached): the shared start of reconstruct and remove."""
+    def prepare_inversion(self, photo: Photo, prompt: str, inversion: str, steps: int, guidance: float, progress: bool, timings: dict,
+                          null_text_iterations: int = 10, z0: torch.Tensor | None = None):
+        """Encode the photo (unless its `z0` is given) and the prompt, then invert (cached): the start of reconstruct and remove."""
         with timed(timings, "encode"):
-            z0, _ = self.encode_photo(photo)
+            z0 = self.encode_photo(photo)[0] if z0 is None else z0
             cond = encode_prompt(self.pipe, prompt)
         inverted, cached = self.invert_photo(z0, cond, inversion, steps, guidance, progress, null_text_iterations)
         timings["invert"] = inverted.seconds  # its cost even when reused from the cache
@@ -172,12 +171,11 @@ class Editor:
         """The target's look-alikes in the model's vocabulary, nearest first (cached: the same for every photo)."""
         return self.checks.rivals_of(target, count)
 
-    def look(self, photo: Photo, removal: RemovalRequest, force: bool, config: PresenceConfig | None) -> dict[str, Presence]:
-        """Each target's presence check, where the removal reads it: to leave a photo without the targets alone (unless
-        `force`), and to keep the mask to the target's own places (its posterior; editor/looking.py)."""
+    def look(self, z0: torch.Tensor, removal: RemovalRequest, force: bool, config: PresenceConfig | None) -> dict[str, Presence]:
+        """Each target's presence check in the photo whose latent is z0, where the removal reads it: to leave a photo
+        without the targets alone (unless `force`), and to keep the mask to the target's own places (editor/looking.py)."""
         if force and removal.mask.target_posterior is None:
             return {}
-        z0, _ = self.encode_photo(photo)
         return {target: self.checks.check(z0, target, None, config or PresenceConfig()) for target in removal.targets}
 
     # -- public calls ------------------------------------------------------------------------------
@@ -264,12 +262,12 @@ class Editor:
         """How likely `target` is in the photo, from the model itself: `.score` 0-1, `.present` above the threshold.
 
         The target is judged against its `rivals` (default: its nearest look-alikes in the model's vocabulary) cell by
-        cell; about 0.3x the UNet work of a plain 50-step image (unwant/presence/config.py)."""
+        cell; about 0.6x the UNet work of a plain 50-step image (unwant/presence/config.py)."""
         if not isinstance(target, str) or not target.strip():
             raise UnwantError("the presence check needs a target: a name such as 'glasses'")
         started = time.perf_counter()
         z0, _ = self.encode_photo(photo_from_any(image))
-        result = replace(self.checks.check(z0, target, rivals, config or PresenceConfig()))
+        result = self.checks.check(z0, target, rivals, config or PresenceConfig())  # a copy: its seconds are this call's
         result.seconds = time.perf_counter() - started
         return result
 
@@ -344,16 +342,18 @@ class Editor:
         removal = self._resolve_removal(target, prompt, preset, inversion, steps, guidance, blend, fill, mask, config, options)
         photo = photo_from_any(image)
         timings: dict[str, float] = {}
+        with timed(timings, "encode"):
+            z0, _ = self.encode_photo(photo)
         with timed(timings, "look"):
-            looked = self.look(photo, removal, force, presence)
-        looking = sum((check.unet_calls for check in looked.values()), UNetCalls())  # a check kept from before included
+            looked = self.look(z0, removal, force, presence)
+        looking = cost_of(looked)
         if looked and not force and not any(check.present and not self.checks.unknown_words(target) for target, check in looked.items()):
             nothing = np.zeros(photo.rgb.size[::-1], np.float32)  # absent, or a word the model was never taught
             result = self._removal_result(finish(photo.rgb, photo, nothing), nothing, removal, seed, timings, looking, None, looked)
             return replace(result, absent=True)
         with UNetCallCounter(self.pipe.unet) as calls:
             cond, inverted, cached = self.prepare_inversion(photo, removal.prompt, removal.inversion, removal.steps, guidance, progress,
-                                                            timings, removal.null_text_iterations)
+                                                            timings, removal.null_text_iterations, z0)
             branches, reused = self._branches(inverted, removal.plan(inverted, cond), progress, timings)
             image, soft = self._finish_removal(photo, branches, inverted, removal, timings, cond, seed, looked)
         calls = calls_with_inversion(calls, inverted, cached) + reused + looking
@@ -380,7 +380,7 @@ class Editor:
             with timed(photo_timings, "encode"):
                 latents.append(self.encode_photo(photo)[0])
             with timed(photo_timings, "look"):  # where the posterior places the targets; a batch's own check came first
-                looked.append(self.look(photo, removal, True, presence))
+                looked.append(self.look(latents[-1], removal, True, presence))
         cond = encode_prompt(self.pipe, removal.prompt)
         results: list[EditResult | None] = [None] * len(photos)
         for chunk in chunks_of_one_size(latents, batch_size):
@@ -394,6 +394,6 @@ class Editor:
                 timings[i] |= {stage: seconds / len(chunk) for stage, seconds in shared.items()}
                 with UNetCallCounter(self.pipe.unet) as own:
                     image, soft = self._finish_removal(photos[i], photo_branches, photo_inverted, removal, timings[i], cond, seed, looked[i])
-                looking = sum((check.unet_calls for check in looked[i].values()), UNetCalls())
-                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own + looking, photo_branches, looked[i])
+                results[i] = self._removal_result(image, soft, removal, seed, timings[i], share + own + cost_of(looked[i]), photo_branches,
+                                                  looked[i])
         return results

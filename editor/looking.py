@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import replace
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ import torch
 from unwant.presence import Presence, PresenceConfig, presence
 from unwant.presence.classifier import PROMPT_TEMPLATE
 from unwant.presence.rivals import load_vocabulary, nearest_rivals, own_vocabulary, unknown_words
+from unwant.sd.calls import UNetCalls
 
 KEPT_CHECKS = 64  # checks kept for reuse: a batch's chunk of photos times its targets, with room to spare
 
@@ -24,6 +26,11 @@ def where_targets_are(checks: dict[str, Presence]) -> np.ndarray | None:
     """(h, w) per latent cell: the highest of the targets' posteriors (any target's place), or None without checks."""
     posteriors = [check.posterior for check in checks.values() if check.posterior is not None]
     return torch.stack(posteriors).amax(0).numpy() if posteriors else None
+
+
+def cost_of(checks: dict[str, Presence]) -> UNetCalls:
+    """The UNet work of these checks, a kept one's included: a removal that reuses a check reports what it cost."""
+    return sum((check.unet_calls for check in checks.values()), UNetCalls())
 
 
 class PresenceChecks:
@@ -38,15 +45,19 @@ class PresenceChecks:
     def model_folder(self) -> str | None:
         return self.pipe.config.get("_name_or_path")
 
-    @property
+    @cached_property
     def vocabulary(self) -> list[str]:
         """The names a presence check may pick rivals from: the model folder's vocabulary.txt, else everyday objects."""
         return load_vocabulary(self.model_folder)
 
+    @cached_property
+    def own_vocabulary(self) -> list[str] | None:
+        """The model folder's vocabulary.txt, or None (a real checkpoint ships none)."""
+        return own_vocabulary(self.model_folder)
+
     def unknown_words(self, target: str) -> list[str]:
         """The target's words outside the model's own vocabulary; none when the model ships no vocabulary.txt."""
-        own = own_vocabulary(self.model_folder)
-        return unknown_words(target, own) if own is not None else []
+        return unknown_words(target, self.own_vocabulary) if self.own_vocabulary is not None else []
 
     def rivals_of(self, target: str, count: int) -> list[str]:
         """The target's look-alikes, nearest first (cached)."""

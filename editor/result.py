@@ -46,10 +46,10 @@ class EditResult:
 
 @contextmanager
 def timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    """Record the seconds a named stage takes."""
+    """Add the seconds a named stage takes to its total (a removal encodes the photo for its check, then the prompt)."""
     started = time.perf_counter()
     yield
-    timings[name] = time.perf_counter() - started
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
 def calls_with_inversion(calls: UNetCalls, inverted, cached: bool) -> UNetCalls:
