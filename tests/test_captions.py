@@ -66,3 +66,13 @@ def test_a_batch_uses_each_photos_caption_and_says_which(tmp_path):
     assert lines["scene-03.png"]["caption_from"] == str(folder / "scene-03.txt")
     assert lines["scene-04.png"]["prompt"] == "a blue circle" and "caption_from" not in lines["scene-04.png"]
     assert all(entry["instances"] == 1 for entry in lines.values())
+
+
+def test_no_captions_keeps_the_batchs_prompt(tmp_path):
+    from editor.dataset.folder import FolderSettings, own_caption
+
+    photo = photo_in(tmp_path)
+    (tmp_path / "a.txt").write_text("a blue square")
+    no_editor = None  # the settings decide before any caption is read or checked against the model's tokenizer
+    assert own_caption(no_editor, photo, FolderSettings(remove=("blue square",), captions=False)) == (None, None)
+    assert own_caption(no_editor, photo, FolderSettings(remove=("blue square",), prompt="a blue square")) == (None, None)

@@ -147,3 +147,15 @@ def test_a_tiny_real_config_model_counts_instances_and_places_the_target(tiny_pi
     check = result.presence["glasses"]
     assert check.posterior.shape == (16, 16) and 0 <= float(check.posterior.min()) <= float(check.posterior.max()) <= 1
     assert isinstance(result.instances, int) and (result.instances >= 1) == result.found
+
+
+@needs_toy
+def test_the_presence_threshold_moves_a_single_edits_gate(tmp_path):
+    import cli
+
+    out = tmp_path / "out.png"
+    args = [str(SCENES / "scene-01.png"), "--remove", "blue square", "--model", "toyworld", "-o", str(out), "--preset", "fast",
+            "--steps", "4", "--quiet"]
+    assert CliRunner().invoke(cli.main, args).exit_code == 0 and out.exists()
+    refused = CliRunner().invoke(cli.main, [*args, "--presence-threshold", "1", "--overwrite"])  # no score is above 1
+    assert refused.exit_code == 2 and "the target seems absent (presence 'blue square'" in refused.output
