@@ -110,6 +110,30 @@ def test_a_target_the_edit_left_is_flagged_for_review(toy):
     assert set(outcome.residual) == {TARGET} and outcome.residual[TARGET] == outcome.presence[TARGET] > 0.55  # same pixels
 
 
+def _edit_masking(where: np.ndarray):
+    """An edit that changes nothing and says it masked `where` (bool h x w)."""
+    def edit(photos, targets, caption=None):
+        return [EditResult(p.rgb.copy(), "", targets, None, 10, 7.5, mask=Image.fromarray(where.astype(np.uint8) * 255)) for p in photos]
+    return edit
+
+
+def test_a_flagged_photo_says_why(toy):
+    """Issue 32's item 6: the report says whether the target survived in the removed place, or the mask was elsewhere."""
+    photo = photo_from_any(Image.open(SCENES / "scene-04.png"))
+    pixels = np.asarray(photo.rgb).astype(int)
+    blue = np.abs(pixels - (40, 80, 220)).sum(-1) < 60  # the blue circle's own pixels
+    green = np.abs(pixels - (40, 170, 60)).sum(-1) < 60  # the green triangle's: a look-alike taken instead
+    assert blue.sum() > 100 and green.sum() > 100
+    [kept_in_place] = sanitize(toy, [photo], [TARGET], _edit_masking(blue))
+    assert kept_in_place.status == "check"
+    assert kept_in_place.why.startswith(f"'{TARGET}' still seems present (") and " where it was removed (about " in kept_in_place.why
+    [taken_instead] = sanitize(toy, [photo], [TARGET], _edit_masking(green))
+    assert "the mask and the target's best cells disagree" in taken_instead.why
+    ys, xs = np.nonzero(blue)  # the place named is the blue circle's, within a cell or two (16 x 16 cells)
+    across, down = (int(n) for n in taken_instead.why.split("found it about ")[1].split("% down")[0].replace("% across,", "").split())
+    assert abs(across - 100 * xs.mean() / blue.shape[1]) < 10 and abs(down - 100 * ys.mean() / blue.shape[0]) < 10
+
+
 def test_the_check_list_is_said_and_kept(tmp_path, monkeypatch):
     """A photo whose target survives is named at the end of the run and listed in summary.json."""
     out = tmp_path / "out"
@@ -120,6 +144,8 @@ def test_the_check_list_is_said_and_kept(tmp_path, monkeypatch):
                                                f"  {out / 'scene-04.png'}"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["check"] == 1 and summary["counts"]["absent"] == 1 and summary["to_check"] == [str(out / "scene-04.png")]
+    # why, as far as the checks tell: here the edit gave no mask at all
+    assert lines_of(out / "report.jsonl")["scene-04.png"]["message"] == f"'{TARGET}' still seems present (0.99; present above 0.55): look at the photo"
 
 
 def test_photos_side_by_side_in_the_unet_give_the_pixels_of_one_at_a_time(toy):

@@ -227,7 +227,7 @@ def _write_outcome(editor, source: Path, relative: Path, out_folder: Path, outco
             target = write_image(outcome.result.image, output_for(relative, out_folder), overwrite=overwrite, inputs=[source],
                                  strip_metadata=strip_metadata)
         caption = {"caption_from": outcome.caption_from} if outcome.caption_from else {}  # the prompt was the photo's own
-        return record(source, target, editor, outcome.result, status=outcome.status) | _checks(outcome) | caption
+        return record(source, target, editor, outcome.result, status=outcome.status, message=outcome.why) | _checks(outcome) | caption
     except UnwantError as error:
         return record(source, None, editor, status="error", message=str(error))
     except Exception as error:  # a model failure on one photo must not stop the dataset

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from editor.dataset.residual import why_still_present
 from editor.photos.photo_io import Photo
 from editor.result import EditResult
 from unwant.presence import Presence, PresenceConfig
@@ -24,6 +25,7 @@ class Outcome:
     threshold: float | None = None  # above it a score means "present"
     seconds: float = 0.0  # of both checks together
     caption_from: str | None = None  # the file the photo's own caption came from (None: the batch's prompt, or none)
+    why: str | None = None  # status "check": why a target still seems present, as far as the checks tell (residual.py)
 
 
 def _scores(checks: dict[str, Presence]) -> dict[str, float]:
@@ -64,6 +66,8 @@ def sanitize(
             continue
         after = {t: editor.presence(results[i].image, t, config=config) for t in found[i]} if verify else {}
         seconds += sum(check.seconds for check in after.values())
-        status = "check" if any(check.present for check in after.values()) else "ok"
-        outcomes.append(Outcome(status, results[i], _scores(checks), _scores(after), config.threshold, seconds))
+        still = [t for t, check in after.items() if check.present]
+        why = "; ".join(why_still_present(t, results[i].mask, checks.get(t), after[t], config.top_fraction) for t in still)
+        outcomes.append(Outcome("check" if still else "ok", results[i], _scores(checks), _scores(after), config.threshold, seconds,
+                                why=why or None))
     return outcomes
