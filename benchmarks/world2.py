@@ -1,7 +1,7 @@
 """Quality on world 2 (faces, textures, shadows), where removal must know what was under the object.
 
     python -m benchmarks.world2 [--model toyworld2] [--count 100] [--only removal,generation,figure1,reconstruction]
-                                [--tasks sunglasses,glasses,hat,texture,shadow] [--methods repaint,surroundings,model,negative prompt]
+                                [--tasks sunglasses,glasses,hat,texture,shadow,two-glasses] [--methods repaint,surroundings,model,negative prompt]
 
 Prints one markdown table per section; every figure comes from world 2's exact detector on seeded held-out scenes.
 """
@@ -16,9 +16,10 @@ from dataclasses import asdict
 
 from benchmarks.fill_variants import FILL_VARIANTS
 from benchmarks.options import CAPTIONS, choice_list, cpu_editor
+from benchmarks.toyworld2.cases import TASKS as CASE_TASKS
 
 SECTIONS = ("removal", "generation", "figure1", "reconstruction")
-TASKS = ("sunglasses", "glasses", "hat", "texture", "shadow")  # benchmarks/toyworld2/cases.py
+TASKS = tuple(CASE_TASKS)
 METHODS = (*FILL_VARIANTS, "negative prompt")  # the fills (benchmarks/fill_variants.py) and the baseline
 INVERSIONS = ("direct", "null-text")
 

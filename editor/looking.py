@@ -23,8 +23,9 @@ KEPT_CHECKS = 64  # checks kept for reuse: a batch's chunk of photos times its t
 
 
 def where_targets_are(checks: dict[str, Presence]) -> np.ndarray | None:
-    """(h, w) per latent cell: the highest of the targets' posteriors (any target's place), or None without checks."""
-    posteriors = [check.posterior for check in checks.values() if check.posterior is not None]
+    """(h, w) per latent cell: the highest of the targets' posteriors pooled for placing (any target's place), or None
+    without checks."""
+    posteriors = [check.place for check in checks.values() if check.place is not None]
     return torch.stack(posteriors).amax(0).numpy() if posteriors else None
 
 

@@ -19,6 +19,7 @@ TASKS = {  # what each removal row asks, in README's words
     "hat": "remove a hat: gone, the head's outline completed",
     "texture": "remove a shape on stripes, checks or noise",
     "shadow": "remove a shape that casts a shadow: it and its shadow gone",
+    "two-glasses": "remove glasses from two faces: both pairs gone, eyes kept",  # last: the others keep their scenes
 }
 TEXTURES = ("stripes", "checks", "noise")
 CASES_SEED = 2930  # no training run draws from it (training: seed 0); reviewers pass their own
@@ -46,6 +47,8 @@ def _fits(task: str, scene: Scene, rng: np.random.Generator) -> str | None:
     counts = Counter(scene.names)
     if task in ("sunglasses", "glasses", "hat"):
         return task if counts[task] == 1 else None
+    if task == "two-glasses":
+        return "glasses" if counts["glasses"] == 2 else None
     shapes = [t for t in scene.things if isinstance(t, Shape)]
     if task == "texture" and scene.background.kind in TEXTURES and not scene.background.horizon and shapes:
         return shapes[int(rng.integers(len(shapes)))].names[0]
@@ -95,7 +98,7 @@ def judge(case: Case, image: np.ndarray) -> dict[str, float]:
         "hole_psnr": psnr_where(image, case.truth, hole(case)),
         "outside_psnr": psnr_where(image, render(case.scene), ~_grown(hole(case), 3)),
     }
-    if case.task in ("sunglasses", "glasses"):
+    if case.task in ("sunglasses", "glasses", "two-glasses"):
         scores["eyes"] = float(found["eyes"] >= expected["eyes"])
     if case.task == "hat":
         scores["outline_iou"] = _outline_iou(case, image)

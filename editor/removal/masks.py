@@ -31,9 +31,9 @@ class MaskConfig:
     latent_blend_from: float = 0.5  # from this fraction of the steps on, outside the mask the latent is the source's
     work_side: int = 512  # masks are built at most this big on the short side, then upsampled once: a 12 MP photo's
     # mask would otherwise be dilated with a 240-pixel disk at full size (29 s); the attention map is 16 x 16 anyway
-    # every attention blob in which the presence check's posterior of the target against its look-alikes reaches this
-    # is kept: each instance, no look-alike (chosen on 220 first-world scenes, README "Which object"). None: no check,
-    # the strongest blob alone
+    # every attention blob whose core has on average at least this posterior of the target against its look-alikes
+    # (the target likelier than all of them together) is kept: each instance, no look-alike (chosen on 320 first-world
+    # scenes, README "Which object"). None: no check, the strongest blob alone
     target_posterior: float | None = 0.5
     peak_share: float = 0.99  # with no posterior, the attention blobs kept: those peaking this close to the strongest;
     # the target's words also light up look-alikes (other squares, other green things), more weakly
@@ -88,17 +88,19 @@ def _resized(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nda
 
 def _kept_blobs(attention, size: tuple[int, int], config: MaskConfig, posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The map at `size`, its blobs over `config.threshold` of its peak (labels), which of them are kept, and each one's
-    peak: every blob in which the target's `posterior` reaches `config.target_posterior`, or, with no posterior or no
-    blob confirmed, the strongest."""
+    peak: every blob whose core (over `config.seed_share` of its own peak) has the target's `posterior` at least
+    `config.target_posterior` on average, or, with no posterior or no blob confirmed, the strongest."""
     resized = _resized(attention, size)
     count, labels = cv2.connectedComponents((resized > config.threshold * float(resized.max())).astype(np.uint8), connectivity=8)
     blob_peaks = np.zeros(count, np.float32)
     np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
     keep = np.zeros(count, bool)
     if posterior is not None and config.target_posterior is not None:
-        confirmed = np.zeros(count, np.float32)
-        np.maximum.at(confirmed, labels.ravel(), _resized(posterior, size).ravel())
-        keep = confirmed >= config.target_posterior
+        core = resized > config.seed_share * blob_peaks[labels]  # each blob's own object, not the background it reaches
+        totals, cells = np.zeros(count), np.zeros(count)
+        np.add.at(totals, labels[core], _resized(posterior, size)[core])
+        np.add.at(cells, labels[core], 1)
+        keep = totals >= config.target_posterior * np.maximum(cells, 1)
         keep[0] = False  # label 0 is everything under the threshold
     if not keep.any():
         keep = blob_peaks >= config.peak_share * float(resized.max())

@@ -30,7 +30,8 @@ class Presence:
     rivals: list[str]  # the look-alike names it was judged against
     seconds: float = 0.0
     unet_calls: UNetCalls = field(default_factory=UNetCalls)
-    posterior: torch.Tensor | None = None  # (h, w) per latent cell: the target rather than a rival (where it is)
+    posterior: torch.Tensor | None = None  # (h, w) per latent cell: the target rather than a rival
+    place: torch.Tensor | None = None  # (h, w) the same, pooled wider (config.place_pool): where the target is
 
     @property
     def present(self) -> bool:
@@ -67,10 +68,11 @@ def cell_errors(pipe, z0: torch.Tensor, embeddings: torch.Tensor, config: Presen
     return total / len(levels)
 
 
-def cell_posterior(errors: torch.Tensor, config: PresenceConfig) -> torch.Tensor:
-    """(h, w): per cell, the probability that row 0's name (the target) rather than a rival explains it
-    (Li et al. 2023, Eq. 4: p(c | x) proportional to exp(-error), here per pooled cell)."""
-    pooled = F.avg_pool2d(errors[:, None], config.pool, 1, config.pool // 2, count_include_pad=False)[:, 0]
+def cell_posterior(errors: torch.Tensor, config: PresenceConfig, pool: int | None = None) -> torch.Tensor:
+    """(h, w): per cell, the probability that row 0's name (the target) rather than a rival explains it (Li et al.
+    2023, Eq. 4: p(c | x) proportional to exp(-error), here per cell, the errors averaged over `pool` x `pool` cells)."""
+    pool = pool or config.pool
+    pooled = F.avg_pool2d(errors[:, None], pool, 1, pool // 2, count_include_pad=False)[:, 0]
     return torch.softmax(-pooled / config.temperature, 0)[0]
 
 
@@ -86,6 +88,7 @@ def presence(pipe, z0: torch.Tensor, target: str, rivals: list[str], config: Pre
     started = time.perf_counter()
     with UNetCallCounter(pipe.unet) as calls:
         embeddings = torch.cat([encode_prompt(pipe, PROMPT_TEMPLATE.format(name=name)) for name in [target, *rivals]])
-        posterior = cell_posterior(cell_errors(pipe, z0, embeddings, config), config)
+        errors = cell_errors(pipe, z0, embeddings, config)
+    posterior, place = cell_posterior(errors, config), cell_posterior(errors, config, config.place_pool)
     score = top_mean(posterior, config.top_fraction)
-    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls, posterior)
+    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls, posterior, place)
