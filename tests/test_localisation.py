@@ -1,6 +1,7 @@
 """Which object a removal takes: the target's attention kept where the presence check places the target (every
 instance, no look-alike), and a photo without the target left alone (issue 32; README, "Which object")."""
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -34,6 +35,16 @@ def test_the_posterior_keeps_every_blob_it_places_the_target_in_and_drops_the_lo
     assert alone[:, :32].sum() > 0 and alone[:, 32:].sum() == 0
 
 
+def test_a_look_alike_is_judged_by_its_own_core_not_the_edge_it_turns_to_the_target():
+    """The posterior spills a few pixels from the target onto a near look-alike's edge: the look-alike's core decides."""
+    posterior = np.full((8, 8), 0.2, np.float32)
+    posterior[:, :5] = 0.9  # the target (left) and the near edge of the look-alike (right)
+    near_edge = cv2.resize(posterior, SIZE[::-1], interpolation=cv2.INTER_LINEAR)[32:, 36:44]
+    assert near_edge.max() > 0.5  # by its best pixel, the look-alike would pass
+    kept = attention_region(two_blobs(1.0, 0.6), SIZE, MaskConfig(), posterior=posterior)
+    assert kept[:, :32].sum() > 0 and kept[:, 32:].sum() == 0
+
+
 def test_with_no_cell_confirmed_the_strongest_blob_is_taken():
     region = attention_region(two_blobs(1.0, 0.6), SIZE, MaskConfig(), posterior=np.full((8, 8), 0.1, np.float32))
     assert region[:, :32].sum() > 0 and region[:, 32:].sum() == 0
@@ -44,6 +55,15 @@ def test_instances_are_the_attention_blobs_kept():
     assert instance_count(two_blobs(1.0, 0.6), SIZE, MaskConfig(), posterior=both) == 2
     assert instance_count(two_blobs(1.0, 0.6), SIZE, MaskConfig()) == 1  # no check: the strongest blob alone
     assert instance_count(np.zeros((8, 8), np.float32), SIZE, MaskConfig(), posterior=both) == 0
+
+
+def test_what_a_target_is_worn_on_is_no_rival_of_it():
+    """A face shares every cell with the sunglasses on it: judged against it, the sunglasses never win (world 2)."""
+    from unwant.presence.rivals import _shares_a_place
+
+    assert _shares_a_place("face", "sunglasses") and _shares_a_place("Sunglasses", "face")  # either way round
+    assert _shares_a_place("car", "license plate") and not _shares_a_place("glasses", "sunglasses")  # look-alikes stay
+    assert not _shares_a_place("dog", "sunglasses")
 
 
 def test_words_outside_a_vocabulary_are_named():

@@ -1,6 +1,7 @@
 """World 2's renderer, detector and grounding targets: the contract held-out checks depend on."""
 
 import collections
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -134,7 +135,7 @@ def test_grounding_targets_point_at_the_words_that_name_each_thing(scenes):
 # -- removal cases and how a removal is judged ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("task", ["sunglasses", "glasses", "hat", "texture", "shadow"])
+@pytest.mark.parametrize("task", ["sunglasses", "glasses", "hat", "texture", "shadow", "two-glasses"])
 def test_the_truth_scores_perfectly_and_the_untouched_photo_fails(task):
     from benchmarks.toyworld2.cases import judge, removal_cases
 
@@ -142,7 +143,7 @@ def test_the_truth_scores_perfectly_and_the_untouched_photo_fails(task):
         perfect, untouched = judge(case, case.truth), judge(case, render(case.scene))
         assert perfect["gone"] == perfect["kept"] == perfect["exact"] == 1.0 and perfect["hole_psnr"] == 100.0
         assert untouched["gone"] == 0.0 and untouched["exact"] == 0.0 and untouched["outside_psnr"] == 100.0
-        if task in ("sunglasses", "glasses"):
+        if task in ("sunglasses", "glasses", "two-glasses"):
             assert perfect["eyes"] == 1.0
         if task == "sunglasses":
             assert untouched["eyes"] == 0.0  # the lenses hide the eyes
@@ -152,6 +153,12 @@ def test_the_truth_scores_perfectly_and_the_untouched_photo_fails(task):
             assert perfect["both_gone"] == 1.0 and untouched["shadow_gone"] == 0.0
         if task == "texture":
             assert case.scene.background.kind in ("stripes", "checks", "noise") and perfect["hole_detail"] == 1.0
+        if task == "two-glasses":  # one pair of two removed is not a removal
+            assert case.scene.names.count("glasses") == 2 and case.target == "glasses"
+            faces = [t for t in case.scene.things if "glasses" in getattr(t, "accessories", ())]
+            bare = replace(faces[0], accessories=tuple(a for a in faces[0].accessories if a != "glasses"))
+            one_left = replace(case.scene, things=tuple(bare if t is faces[0] else t for t in case.scene.things))
+            assert judge(case, render(one_left))["gone"] == 0.0
 
 
 def test_a_fill_from_the_surroundings_is_caught_where_it_paints_skin_over_the_eyes():

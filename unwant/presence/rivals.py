@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import torch
@@ -10,6 +11,7 @@ from unwant.sd.text import padded_ids
 
 VOCABULARY_FILE = "vocabulary.txt"  # in a model's folder: the objects its world has (the toy model ships one)
 GENERIC_VOCABULARY = Path(__file__).resolve().parent / "objects.txt"  # everyday photo objects, COCO's and the usual targets
+WORN_ON = Path(__file__).resolve().parent / "worn_on.txt"  # what sunglasses, a logo, ... are worn on or part of
 # above this cosine two names mean the same thing to the encoder ("glasses", "eyeglasses"): a synonym is no rival
 SYNONYM_SIMILARITY = 0.95  # toy world: the closest two different objects are at 0.91
 
@@ -40,6 +42,23 @@ def _kind_of(name: str, target: str) -> bool:
     return set(target.casefold().split()) <= set(name.casefold().split())
 
 
+@cache
+def _worn_on() -> dict[str, frozenset[str]]:
+    """worn_on.txt as target -> the names it is worn on or part of, casefolded."""
+    pairs = {}
+    for line in _names_in(WORN_ON):
+        name, _, holders = line.partition(":")
+        pairs[name.strip().casefold()] = frozenset(h.strip().casefold() for h in holders.split(",") if h.strip())
+    return pairs
+
+
+def _shares_a_place(name: str, target: str) -> bool:
+    """`name` is what the target is worn on or part of, or the other way round ("face" and "sunglasses"): in a photo
+    they share cells, so the target is no more likely than it in any of them, and it is no rival (worn_on.txt)."""
+    worn_on, a, b = _worn_on(), name.casefold(), target.casefold()
+    return a in worn_on.get(b, ()) or b in worn_on.get(a, ())
+
+
 @torch.no_grad()
 def name_embeddings(pipe, names: list[str], template: str) -> torch.Tensor:
     """(names, d): the text encoder's pooled embedding of each name in the prompt template, unit length."""
@@ -50,8 +69,8 @@ def name_embeddings(pipe, names: list[str], template: str) -> torch.Tensor:
 
 def nearest_rivals(pipe, target: str, vocabulary: list[str], count: int, template: str) -> list[str]:
     """The `count` names of the vocabulary closest to the target, leaving out the target itself, its own kinds ("red
-    circle" when the target is "red") and its synonyms."""
-    candidates = [n for n in dict.fromkeys(vocabulary) if not _kind_of(n, target)]
+    circle" when the target is "red"), what it is worn on or part of ("face" when it is "sunglasses") and its synonyms."""
+    candidates = [n for n in dict.fromkeys(vocabulary) if not (_kind_of(n, target) or _shares_a_place(n, target))]
     if not candidates or count <= 0:
         return []
     embeddings = name_embeddings(pipe, [target, *candidates], template)
