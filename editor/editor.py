@@ -176,7 +176,7 @@ class Editor:
         without the targets alone (unless `force`), and to keep the mask to the target's own places (editor/looking.py)."""
         if force and removal.mask.target_posterior is None:
             return {}
-        return {target: self.checks.check(z0, target, None, config or PresenceConfig()) for target in removal.targets}
+        return self.checks.look(z0, removal.targets, config or PresenceConfig(), force)
 
     # -- public calls ------------------------------------------------------------------------------
     def generate(

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from unwant.presence import Presence, PresenceConfig, presence
+from unwant.presence.classifier import placed
 from unwant.presence.classifier import PROMPT_TEMPLATE
 from unwant.presence.rivals import load_vocabulary, nearest_rivals, own_vocabulary, unknown_words
 from unwant.sd.calls import UNetCalls
@@ -71,8 +72,9 @@ class PresenceChecks:
         """Drop the kept checks (a benchmark times each edit with its own)."""
         self._kept.clear()
 
-    def check(self, z0: torch.Tensor, target: str, rivals: list[str] | None, config: PresenceConfig) -> Presence:
-        """`target`'s presence in the photo whose latent is z0; the same photo, target and settings again cost nothing."""
+    def check(self, z0: torch.Tensor, target: str, rivals: list[str] | None, config: PresenceConfig, place: bool = False) -> Presence:
+        """`target`'s presence in the photo whose latent is z0; the same photo, target and settings again cost nothing.
+        `place`: the photo will be edited, so its place is read with `config.place_draws` (the draws it lacks only)."""
         rivals = self.rivals_of(target, config.rivals) if rivals is None else list(rivals)
         digest = hashlib.sha1(z0.detach().float().cpu().numpy().tobytes()).hexdigest()
         key = (digest, target, tuple(rivals), replace(config, threshold=0.5))  # the threshold only reads the score
@@ -82,4 +84,13 @@ class PresenceChecks:
             self._kept[key] = presence(self.pipe, z0, target, rivals, config)
             if len(self._kept) > KEPT_CHECKS:
                 self._kept.popitem(last=False)
+        if place:
+            self._kept[key] = placed(self.pipe, z0, self._kept[key], config)
         return replace(self._kept[key], threshold=config.threshold)
+
+    def look(self, z0: torch.Tensor, targets: list[str], config: PresenceConfig, force: bool) -> dict[str, Presence]:
+        """Each target's check; where the photo will be edited (`force`, or a target present), its place read further."""
+        looked = {target: self.check(z0, target, None, config) for target in targets}
+        if force or any(check.present for check in looked.values()):
+            looked = {target: self.check(z0, target, None, config, place=True) for target in targets}
+        return looked

@@ -8,7 +8,7 @@ target's look-alikes ("a blue square", "a red circle"), it wins only where a blu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,8 @@ class Presence:
     unet_calls: UNetCalls = field(default_factory=UNetCalls)
     posterior: torch.Tensor | None = None  # (h, w) per latent cell: the target rather than a rival
     place: torch.Tensor | None = None  # (h, w) the same, pooled wider (config.place_pool): where the target is
+    errors: torch.Tensor | None = None  # (names, h, w) the cell errors read so far, the target's first
+    draws: int = 0  # noise draws per level they average
 
     @property
     def present(self) -> bool:
@@ -49,15 +51,19 @@ def training_target(scheduler, z0: torch.Tensor, noise: torch.Tensor, t: torch.T
 
 
 @torch.no_grad()
-def cell_errors(pipe, z0: torch.Tensor, embeddings: torch.Tensor, config: PresenceConfig) -> torch.Tensor:
-    """(prompts, h, w): each prompt's squared prediction error per latent cell, averaged over the noise levels and draws.
+def cell_errors(pipe, z0: torch.Tensor, embeddings: torch.Tensor, config: PresenceConfig, draws: int | None = None,
+                skip: int = 0) -> torch.Tensor:
+    """(prompts, h, w): each prompt's squared prediction error per latent cell, averaged over the noise levels and
+    `draws` paired noise draws at each (config.draws), after the first `skip` draws: read more later, same noises.
 
     Every prompt sees the same noisy latents (paired draws): the differences between prompts are the signal. Each
     level's errors are divided by their mean first, so the noisiest level does not drown the others."""
     scheduler = DDIM.of(pipe, 50).sampler
     generator = torch.Generator("cpu").manual_seed(config.seed)
+    for _ in range(skip * len(config.timesteps)):
+        torch.randn(z0.shape, generator=generator)
     total = torch.zeros(embeddings.shape[0], *z0.shape[-2:])
-    levels = config.timesteps * config.draws
+    levels = config.timesteps * (draws or config.draws)
     for fraction in levels:
         t = torch.tensor([int(fraction * scheduler.config.num_train_timesteps)])
         noise = torch.randn(z0.shape, generator=generator).to(z0)
@@ -82,13 +88,31 @@ def top_mean(posterior: torch.Tensor, fraction: float) -> float:
     return float(posterior.flatten().topk(top).values.mean())
 
 
+def _embeddings(pipe, target: str, rivals: list[str]) -> torch.Tensor:
+    return torch.cat([encode_prompt(pipe, PROMPT_TEMPLATE.format(name=name)) for name in [target, *rivals]])
+
+
 def presence(pipe, z0: torch.Tensor, target: str, rivals: list[str], config: PresenceConfig | None = None) -> Presence:
     """How present `target` is in the photo whose latent is z0, judged against the look-alike names `rivals`."""
     config = config or PresenceConfig()
     started = time.perf_counter()
     with UNetCallCounter(pipe.unet) as calls:
-        embeddings = torch.cat([encode_prompt(pipe, PROMPT_TEMPLATE.format(name=name)) for name in [target, *rivals]])
-        errors = cell_errors(pipe, z0, embeddings, config)
+        errors = cell_errors(pipe, z0, _embeddings(pipe, target, rivals), config)
     posterior, place = cell_posterior(errors, config), cell_posterior(errors, config, config.place_pool)
     score = top_mean(posterior, config.top_fraction)
-    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls, posterior, place)
+    return Presence(target, score, config.threshold, list(rivals), time.perf_counter() - started, calls, posterior, place,
+                    errors, config.draws)
+
+
+def placed(pipe, z0: torch.Tensor, check: Presence, config: PresenceConfig) -> Presence:
+    """`check` with `config.place_draws` draws per level behind its `place`, the ones it lacks read now: where a photo
+    will be edited, the mask needs more than the score does (its score and posterior stay those of the first read)."""
+    missing = config.place_draws - check.draws
+    if missing <= 0 or check.errors is None:
+        return check
+    started = time.perf_counter()
+    with UNetCallCounter(pipe.unet) as calls:
+        more = cell_errors(pipe, z0, _embeddings(pipe, check.target, check.rivals), config, draws=missing, skip=check.draws)
+    errors = (check.errors * check.draws + more * missing) / config.place_draws
+    return replace(check, place=cell_posterior(errors, config, config.place_pool), errors=errors, draws=config.place_draws,
+                   unet_calls=check.unet_calls + calls, seconds=check.seconds + time.perf_counter() - started)
