@@ -262,7 +262,7 @@ class Editor:
         """How likely `target` is in the photo, from the model itself: `.score` 0-1, `.present` above the threshold.
 
         The target is judged against its `rivals` (default: its nearest look-alikes in the model's vocabulary) cell by
-        cell; about 0.6x the UNet work of a plain 50-step image (unwant/presence/config.py)."""
+        cell; about 0.4x the time of a plain 50-step image (README, "Quality: dataset presence")."""
         if not isinstance(target, str) or not target.strip():
             raise UnwantError("the presence check needs a target: a name such as 'glasses'")
         started = time.perf_counter()

@@ -139,19 +139,20 @@ def test_a_photo_without_the_target_is_left_alone_unless_forced(toy):
 
 @needs_toy
 def test_a_photo_to_edit_gets_its_second_draw_added_not_a_new_check(toy):
-    """The gate reads one draw per level (28 rows); a photo to edit adds the second (28 more) for the mask's place,
-    the same place as two draws read at once."""
+    """With a one-draw gate (`PresenceConfig(draws=1)`, 28 rows), a photo to edit adds the second draw (28 more) for the
+    mask's place: the same place as two draws read at once; a photo left alone pays 28."""
     from unwant.presence import PresenceConfig, presence
 
     image = Image.open(SCENES / "scene-04.png")  # a green triangle and a blue circle
-    result = toy.remove(image, "blue circle", preset="fast", steps=4, progress=False)
+    quick = PresenceConfig(draws=1)
+    result = toy.remove(image, "blue circle", preset="fast", steps=4, progress=False, presence=quick)
     check = result.presence["blue circle"]
     assert check.present and check.draws == 2 and check.unet_calls.rows == 56
     z0, _ = toy.encode_photo(photo_from_any(image))
     at_once = presence(toy.pipe, z0, "blue circle", check.rivals, PresenceConfig(draws=2))
     assert torch.allclose(check.place, at_once.place, atol=1e-5)
-    assert check.score == toy.presence(image, "blue circle").score  # the score is still the gate's, from one draw
-    absent = toy.remove(image, "red triangle", preset="fast", steps=4, progress=False)
+    assert check.score == toy.presence(image, "blue circle", config=quick).score  # the score is still the gate's
+    absent = toy.remove(image, "red triangle", preset="fast", steps=4, progress=False, presence=quick)
     assert absent.absent and absent.presence["red triangle"].unet_calls.rows == 28  # left alone: no second draw
 
 

@@ -13,10 +13,11 @@ class PresenceConfig:
     # noise levels the photo is read at, as fractions of the training timesteps, one paired noise draw each. High
     # levels judge shape, the low one colour; on the toy world each level alone gives AUC 0.85-0.92, these four 0.997
     timesteps: tuple[float, ...] = (0.15, 0.5, 0.6, 0.75)
-    # paired noise draws at each level for the score: one gives AUC 0.997 (two: 0.998)
-    draws: int = 1
-    # for where the target is, read only for a photo that will be edited: with one, a look-alike's cells reach the
-    # target's posterior in 0.15 of hard scenes (README, "Which object"); the second draw is added to the first
+    # paired noise draws at each level for the score. One gives AUC 0.997 at half the cost (0.20x a plain image against
+    # 0.41x), but lets 2 more of 60 held-out look-alike scenes under the threshold (README, "A single edit's gate")
+    draws: int = 2
+    # for where the target is, read only for a photo that will be edited (the draws the score lacks are added): with
+    # one, a look-alike's cells reach the target's posterior in 0.15 of hard scenes (README, "Which object")
     place_draws: int = 2
     # the names nearest the target in the text encoder's space (its look-alikes) compete with it for each cell;
     # fewer than 6 let a look-alike that is in the photo go unchallenged (toy world: AUC 0.98 with 4)
@@ -28,9 +29,9 @@ class PresenceConfig:
     # softmax temperature of the cell posterior over the names, in units of the mean error at each noise level
     temperature: float = 0.2
     top_fraction: float = 1 / 32  # the score is the mean posterior over this share of cells, where the target wins most
-    # present above this posterior in its best cells. On the 200 tuning scenes accuracy is 0.97 from 0.54 to 0.66 (0.965
-    # at 0.5, where the target is just likelier than all its rivals together; with two draws 1.00 from 0.55 to 0.65);
-    # the low end of that plateau, since a target let through unedited is the error a sanitizer must not make
+    # present above this posterior in its best cells. On the 200 tuning scenes, two draws, accuracy is 1.00 from 0.55
+    # to 0.65 (0.99 at 0.5, where the target is just likelier than all its rivals together; one draw: 0.97 from 0.54 to
+    # 0.66); the low end of that plateau, since a target let through unedited is the error a sanitizer must not make
     threshold: float = 0.55
     seed: int = 0  # the noise draws: one photo, one score, on every device
 
