@@ -68,6 +68,15 @@ def test_what_a_target_is_worn_on_is_no_rival_of_it():
     assert not _shares_a_place("dog", "sunglasses")
 
 
+@pytest.mark.parametrize("bad", [{"draws": 0}, {"place_draws": 1.5}, {"pool": 4}, {"place_pool": 0}])
+def test_a_bad_presence_setting_is_named_in_one_line(bad):
+    from unwant.presence import PresenceConfig
+    from unwant.sd.errors import UnwantError
+
+    with pytest.raises(UnwantError, match=f"presence {next(iter(bad)).replace('_', ' ')} must be"):
+        PresenceConfig(**bad)
+
+
 def test_words_outside_a_vocabulary_are_named():
     vocabulary = ["red circle", "blue square"]
     assert unknown_words("cat", vocabulary) == ["cat"]

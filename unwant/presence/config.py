@@ -42,6 +42,10 @@ class PresenceConfig:
         for name in ("draws", "place_draws"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise UnwantError(f"presence {name.replace('_', ' ')} must be a whole number, at least 1, not {getattr(self, name)!r}")
+        for name in ("pool", "place_pool"):  # an even box would shift the posterior half a cell off the photo
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1 or getattr(self, name) % 2 == 0:
+                raise UnwantError(f"presence {name.replace('_', ' ')} must be an odd whole number of cells (1, 3, 5, ...), "
+                                  f"not {getattr(self, name)!r}")
 
     def with_(self, **changes) -> "PresenceConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
