@@ -5,8 +5,8 @@
 Rows, before (the 8 x 8 maps' strongest blob over 0.3 of the peak, no presence check) and now (the default: 16 x 16
 maps, every blob over 0.1 of the peak whose core holds on average a posterior of the target of at least 0.5): held-out
 removal scenes with and without a caption; scenes built to be hard (the target beside a same-colour and a same-shape
-look-alike); two instances of the target; category targets ("red", "circle"). Exact: the detector finds the other objects, once each, and nothing else; collateral: the mean share
-of the other objects' pixels changed.
+look-alike); two instances of the target; category targets ("red", "circle"). Exact: the detector finds the other
+objects, once each, and nothing else; collateral: the mean share of the other objects' pixels changed.
 """
 
 from __future__ import annotations

@@ -87,16 +87,16 @@ def _resized(values: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nda
 
 
 def _kept_blobs(attention, size: tuple[int, int], config: MaskConfig, posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The map at `size`, its blobs over `config.threshold` of its peak (labels), which of them are kept, and each one's
-    peak: every blob whose core (over `config.seed_share` of its own peak) has the target's `posterior` at least
-    `config.target_posterior` on average, or, with no posterior or no blob confirmed, the strongest."""
+    """The map at `size`, its blobs over `config.threshold` of its peak (labels), which of them are kept, and each
+    blob's core (its pixels over `config.seed_share` of its own peak): kept, every blob whose core has the target's
+    `posterior` at least `config.target_posterior` on average, or, with no posterior or no blob confirmed, the strongest."""
     resized = _resized(attention, size)
     count, labels = cv2.connectedComponents((resized > config.threshold * float(resized.max())).astype(np.uint8), connectivity=8)
     blob_peaks = np.zeros(count, np.float32)
     np.maximum.at(blob_peaks, labels.ravel(), resized.ravel())
+    core = resized > config.seed_share * blob_peaks[labels]  # each blob's own object, not the background it reaches
     keep = np.zeros(count, bool)
     if posterior is not None and config.target_posterior is not None:
-        core = resized > config.seed_share * blob_peaks[labels]  # each blob's own object, not the background it reaches
         totals, cells = np.zeros(count), np.zeros(count)
         np.add.at(totals, labels[core], _resized(posterior, size)[core])
         np.add.at(cells, labels[core], 1)
@@ -105,17 +105,17 @@ def _kept_blobs(attention, size: tuple[int, int], config: MaskConfig, posterior)
     if not keep.any():
         keep = blob_peaks >= config.peak_share * float(resized.max())
         keep[0] = False
-    return resized, labels, keep, blob_peaks
+    return resized, labels, keep, core
 
 
 def attention_region(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
                      posterior: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Where the object is, from its attention map upsampled to `size` (h, w): the blobs kept (`_kept_blobs`), each
     cut to its pixels over `config.seed_share` of its own peak: uint8 {0, 1}."""
-    resized, labels, keep, blob_peaks = _kept_blobs(attention, size, config, posterior)
+    resized, labels, keep, core = _kept_blobs(attention, size, config, posterior)
     if not resized.max() > 0:
         return np.zeros(size, np.uint8)
-    return (keep[labels] & (resized > config.seed_share * blob_peaks[labels])).astype(np.uint8)
+    return (keep[labels] & core).astype(np.uint8)
 
 
 def instance_count(attention: torch.Tensor | np.ndarray, size: tuple[int, int], config: MaskConfig,
